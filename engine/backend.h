@@ -1,0 +1,60 @@
+// The one interface every op dispatches to. The CPU backend (cpu_backend.cpp) is the reference;
+// the CUDA backend implements the same calls. Backends see kernel Views only: strides, storage
+// offsets and broadcasting are resolved by the engine before the call.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "../kernels/op_codes.h"
+#include "../kernels/tensor_view.h"
+#include "device.h"
+
+namespace mmgan {
+
+using kernels::BinaryOp;
+using kernels::ReduceOp;
+using kernels::RowOp;
+using kernels::UnaryOp;
+using kernels::View;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // Memory. Backends own their allocation strategy (the CUDA one caches).
+  virtual void* allocate(std::size_t nbytes) = 0;
+  virtual void deallocate(void* p, std::size_t nbytes) = 0;
+  virtual void copy_to_host(const void* src, void* host_dst, std::size_t nbytes) = 0;
+  virtual void copy_from_host(const void* host_src, void* dst, std::size_t nbytes) = 0;
+
+  // Elementwise.
+  virtual void unary(UnaryOp op, double a, double b, const View& x, const View& y) = 0;
+  virtual void binary(BinaryOp op, const View& a, const View& b, const View& out) = 0;
+  virtual void where(const View& cond, const View& a, const View& b, const View& out) = 0;
+  virtual void copy(const View& src, const View& dst) = 0;  // strided, with dtype conversion
+  virtual void fill(const View& dst, double value) = 0;
+
+  // Reductions.
+  virtual void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) = 0;
+  virtual void row_reduce(RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out) = 0;
+
+  // Linear algebra: C = alpha op(A) op(B) + beta C, row-major, one matrix per call.
+  virtual void gemm(kernels::DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                    const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) = 0;
+
+  // Randomness (Philox stream; same numbers on every backend).
+  virtual void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) = 0;
+  virtual void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std) = 0;
+
+  // Optimiser.
+  virtual void adam_step(kernels::DType t, void* p, const void* g, void* m, void* v, int64_t n, double lr,
+                         double beta1, double beta2, double eps, double weight_decay, int64_t step) = 0;
+};
+
+// The backend for a device; throws a clear error when that backend is not built or has no device.
+Backend& backend_for(Device d);
+// True when mmgan was built with the CUDA backend and a CUDA device is present.
+bool cuda_available();
+
+}  // namespace mmgan

@@ -1,0 +1,103 @@
+// Every differentiable op of the engine. Each one's forward and backward formula sit side by side
+// in ops/*.cpp, and every backward is written in these same ops, so gradients of gradients come
+// free, to any order. Masks, signs and argmax positions are constants in those formulas.
+#pragma once
+#include <vector>
+
+#include "../kernels/op_codes.h"
+#include "tensor.h"
+
+namespace mmgan {
+
+// ---- elementwise (ops/elementwise.cpp) -----------------------------------------------------
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);  // a constant: its gradient is zero
+Tensor sqrt(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor reciprocal(const Tensor& x);
+Tensor pow(const Tensor& x, double p);
+Tensor clamp(const Tensor& x, double lo, double hi);
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double slope);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor softplus(const Tensor& x);    // log(1 + e^x), stable for any x
+Tensor log_sigmoid(const Tensor& x);  // log(sigmoid(x)) = -softplus(-x), stable for any x
+
+Tensor add(const Tensor& a, const Tensor& b);  // broadcasting
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);  // gradient split evenly on ties
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& x, double s);
+Tensor mul(const Tensor& x, double s);
+Tensor rsub(double s, const Tensor& x);  // s - x
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond != 0 ? a : b; cond is constant
+
+// Masks (1 where true, 0 elsewhere; never differentiable).
+Tensor gt(const Tensor& x, double s);
+Tensor ge(const Tensor& x, double s);
+Tensor lt(const Tensor& x, double s);
+Tensor le(const Tensor& x, double s);
+Tensor eq(const Tensor& x, double s);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+
+// ---- reductions (ops/reduce.cpp) -----------------------------------------------------------
+Tensor sum(const Tensor& x);  // all elements -> shape []
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor amax(const Tensor& x);  // max; gradient split evenly across ties
+Tensor amax(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor sum_to(const Tensor& x, const Shape& shape);  // undoes broadcasting
+
+// Per-sample reductions over all non-batch dimensions: [N, ...] -> [N].
+Tensor l1_norm_per_sample(const Tensor& x);
+Tensor l2_norm_per_sample(const Tensor& x);    // gradient 0 at x = 0
+Tensor linf_norm_per_sample(const Tensor& x);  // max |x|; gradient split across ties
+Tensor smooth_max_per_sample(const Tensor& x, double s);  // sum(x e^{sx}) / sum(e^{sx})
+Tensor logsumexp_per_sample(const Tensor& x);
+Tensor reduce_per_sample(const Tensor& x, kernels::RowOp op, double s = 1.0);
+
+// ---- shape and views (ops/view.cpp) --------------------------------------------------------
+Tensor reshape(const Tensor& x, const Shape& s);  // a view when possible; one -1 allowed
+Tensor flatten(const Tensor& x, int64_t start = 0, int64_t end = -1);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor expand(const Tensor& x, const Shape& s);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor squeeze(const Tensor& x, int64_t dim);
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor contiguous(const Tensor& x);
+Tensor to_dtype(const Tensor& x, DType t);
+Tensor to_device(const Tensor& x, Device d);
+Tensor clone(const Tensor& x);
+// The gradient of slice: zeros of `shape` with g written into the slice (a differentiable op).
+Tensor slice_backward(const Tensor& g, const Shape& shape, int64_t dim, int64_t start, int64_t end, int64_t step);
+
+// ---- linear algebra (ops/linalg.cpp) -------------------------------------------------------
+Tensor matmul(const Tensor& a, const Tensor& b);  // [m, k] @ [k, n]
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = {});  // x @ w^T + b, w: [out, in]
+
+// ---- operators -----------------------------------------------------------------------------
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& a, double s) { return add(a, s); }
+inline Tensor operator+(double s, const Tensor& a) { return add(a, s); }
+inline Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
+inline Tensor operator-(double s, const Tensor& a) { return rsub(s, a); }
+inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
+inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+inline Tensor operator/(const Tensor& a, double s) { return mul(a, 1.0 / s); }
+inline Tensor operator/(double s, const Tensor& a) { return mul(reciprocal(a), s); }
+
+}  // namespace mmgan

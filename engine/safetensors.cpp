@@ -1,0 +1,183 @@
+#include "safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "autograd/grad_mode.h"
+#include "error.h"
+#include "ops.h"
+
+namespace mmgan {
+
+namespace {
+size_t file_dtype_size(const std::string& d) {
+  if (d == "F32" || d == "I32") return 4;
+  if (d == "F64" || d == "I64") return 8;
+  return 0;
+}
+}  // namespace
+
+const Tensor& SafeTensors::at(const std::string& name) const {
+  auto it = tensors.find(name);
+  MMGAN_CHECK(it != tensors.end(), "safetensors: no tensor named '", name, "'");
+  return it->second;
+}
+
+void SafeTensors::add(const std::string& name, const Tensor& t, const std::string& fd) {
+  MMGAN_CHECK(!contains(name), "safetensors: tensor '", name, "' added twice");
+  MMGAN_CHECK(name != "__metadata__", "safetensors: '__metadata__' is reserved");
+  const std::string d = fd.empty() ? (t.dtype() == DType::F32 ? "F32" : "F64") : fd;
+  MMGAN_CHECK(file_dtype_size(d) > 0, "safetensors: unsupported file dtype '", d, "' for '", name, "'");
+  names.push_back(name);
+  tensors[name] = t;
+  file_dtype[name] = d;
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  MMGAN_CHECK(fd >= 0, "cannot write '", tmp, "': ", std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      const int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      MMGAN_FAIL("cannot write '", tmp, "': ", std::strerror(e));
+    }
+    done += size_t(w);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    MMGAN_FAIL("cannot flush '", tmp, "': ", std::strerror(e));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    MMGAN_FAIL("cannot rename '", tmp, "' to '", path, "': ", std::strerror(e));
+  }
+}
+
+void save_safetensors(const std::string& path, const SafeTensors& st) {
+  NoGradGuard ng;
+  nlohmann::ordered_json header;
+  if (!st.metadata.empty()) header["__metadata__"] = st.metadata;
+  std::string data;
+  for (const std::string& name : st.names) {
+    const Tensor& t = st.at(name);
+    const std::string d = st.file_dtype.at(name);
+    const size_t begin = data.size();
+    if (d == "F32") {
+      Tensor c = to_device(contiguous(to_dtype(t, DType::F32)), Device::cpu());
+      data.append(reinterpret_cast<const char*>(c.data<float>()), size_t(c.numel()) * 4);
+    } else if (d == "F64") {
+      const std::vector<double> v = t.to_vector();
+      data.append(reinterpret_cast<const char*>(v.data()), v.size() * 8);
+    } else {
+      for (double x : t.to_vector()) {
+        MMGAN_CHECK(x == std::floor(x), "safetensors '", path, "': tensor '", name, "' stored as ", d,
+                    " holds a non-integer ", x);
+        if (d == "I64") {
+          const int64_t i = int64_t(x);
+          data.append(reinterpret_cast<const char*>(&i), 8);
+        } else {
+          const int32_t i = int32_t(x);
+          data.append(reinterpret_cast<const char*>(&i), 4);
+        }
+      }
+    }
+    header[name] = {{"dtype", d}, {"shape", t.shape()}, {"data_offsets", {begin, data.size()}}};
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');  // the format allows trailing spaces; keeps data 8-aligned
+  std::string bytes(8, '\0');
+  const uint64_t hl = h.size();
+  std::memcpy(bytes.data(), &hl, 8);  // x86-64 and aarch64 are little-endian
+  bytes += h;
+  bytes += data;
+  write_file_atomic(path, bytes);
+}
+
+SafeTensors load_safetensors(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  MMGAN_CHECK(f.good(), "cannot open safetensors file '", path, "': ", std::strerror(errno));
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  MMGAN_CHECK(bytes.size() >= 8, "safetensors file '", path, "' is truncated (", bytes.size(), " bytes)");
+  uint64_t hl = 0;
+  std::memcpy(&hl, bytes.data(), 8);
+  MMGAN_CHECK(hl <= bytes.size() - 8, "safetensors file '", path, "': header length ", hl, " exceeds the file size ",
+              bytes.size());
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + int64_t(hl));
+  } catch (const std::exception& e) {
+    MMGAN_FAIL("safetensors file '", path, "': header is not valid JSON: ", e.what());
+  }
+  MMGAN_CHECK(header.is_object(), "safetensors file '", path, "': header is not a JSON object");
+  const char* data = bytes.data() + 8 + hl;
+  const uint64_t data_size = bytes.size() - 8 - hl;
+  SafeTensors st;
+  std::vector<std::pair<uint64_t, std::string>> by_offset;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    if (name == "__metadata__") {
+      for (auto m = it->begin(); m != it->end(); ++m) {
+        MMGAN_CHECK(m->is_string(), "safetensors file '", path, "': metadata '", m.key(), "' is not a string");
+        st.metadata[m.key()] = m->get<std::string>();
+      }
+      continue;
+    }
+    try {
+      const std::string d = it->at("dtype").get<std::string>();
+      const Shape shape = it->at("shape").get<Shape>();
+      const auto offs = it->at("data_offsets").get<std::vector<uint64_t>>();
+      const size_t es = file_dtype_size(d);
+      MMGAN_CHECK(es > 0, "safetensors file '", path, "': tensor '", name, "' has unsupported dtype ", d,
+                  " (supported: F32, F64, I64, I32)");
+      MMGAN_CHECK(offs.size() == 2 && offs[0] <= offs[1] && offs[1] <= data_size, "safetensors file '", path,
+                  "': tensor '", name, "' has data offsets outside the data (file truncated?)");
+      for (auto n : shape) MMGAN_CHECK(n >= 0, "safetensors file '", path, "': tensor '", name, "' has a negative size");
+      const uint64_t n = uint64_t(shape_numel(shape));
+      MMGAN_CHECK(offs[1] - offs[0] == n * es, "safetensors file '", path, "': tensor '", name, "' of shape ",
+                  shape_str(shape), " and dtype ", d, " needs ", n * es, " bytes but has ", offs[1] - offs[0]);
+      Tensor t = empty(shape, d == "F32" ? DType::F32 : DType::F64);
+      const char* src = data + offs[0];
+      if (d == "F32" || d == "F64") {
+        if (n) std::memcpy(t.view().data, src, n * es);
+      } else {
+        double* p = t.data<double>();
+        for (uint64_t i = 0; i < n; ++i) {
+          if (d == "I64") {
+            int64_t v;
+            std::memcpy(&v, src + 8 * i, 8);
+            p[i] = double(v);
+          } else {
+            int32_t v;
+            std::memcpy(&v, src + 4 * i, 4);
+            p[i] = double(v);
+          }
+        }
+      }
+      st.tensors[name] = t;
+      st.file_dtype[name] = d;
+      by_offset.push_back({offs[0], name});
+    } catch (const nlohmann::json::exception& e) {
+      MMGAN_FAIL("safetensors file '", path, "': entry '", name, "' is malformed: ", e.what());
+    }
+  }
+  std::sort(by_offset.begin(), by_offset.end());
+  for (auto& [o, name] : by_offset) st.names.push_back(name);
+  return st;
+}
+
+}  // namespace mmgan

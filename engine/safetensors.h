@@ -1,0 +1,34 @@
+// Tensor files in the safetensors format: 8-byte little-endian header length, a JSON header
+// {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then raw little-endian data.
+// PyTorch users load these directly. Writes are atomic (temp file, fsync, rename), so a crash
+// never leaves a half-written file under the final name. Reading validates everything and names
+// the file and tensor at fault.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tensor.h"
+
+namespace mmgan {
+
+struct SafeTensors {
+  std::vector<std::string> names;            // file order
+  std::map<std::string, Tensor> tensors;     // F32 -> float32, F64/I64/I32 -> float64 (CPU)
+  std::map<std::string, std::string> file_dtype;  // the dtype each tensor had in the file
+  std::map<std::string, std::string> metadata;
+
+  const Tensor& at(const std::string& name) const;  // throws naming the missing key
+  bool contains(const std::string& name) const { return tensors.count(name) > 0; }
+  // Adds a tensor; file dtype "" keeps its own (F32/F64); "I64" stores integers (e.g. BatchNorm's
+  // num_batches_tracked), which must then be integral.
+  void add(const std::string& name, const Tensor& t, const std::string& file_dtype = "");
+};
+
+void save_safetensors(const std::string& path, const SafeTensors& st);
+SafeTensors load_safetensors(const std::string& path);
+
+// Writes `bytes` to `path` atomically (path.tmp.PID, fsync, rename); throws naming the path.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+}  // namespace mmgan

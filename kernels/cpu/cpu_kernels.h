@@ -1,0 +1,42 @@
+// CPU kernels: the executable specification of every op. Each CUDA kernel is tested against
+// these (through the engine's CPU backend), and these are tested against float64 finite
+// differences and PyTorch. Inputs marked "contiguous" must be; outputs are always contiguous
+// unless stated. float32 reductions accumulate in double.
+#pragma once
+#include <cstdint>
+
+#include "../op_codes.h"
+#include "../tensor_view.h"
+
+namespace mmgan::kernels::cpu {
+
+// y = op(x), x and y contiguous with the same numel.
+void unary(UnaryOp op, double a, double b, const View& x, const View& y);
+// out = op(a, b); a and b are already broadcast to out's sizes (stride 0 on broadcast dims), out contiguous.
+void binary(BinaryOp op, const View& a, const View& b, const View& out);
+// out = cond != 0 ? a : b, all broadcast to out's sizes, out contiguous.
+void where(const View& cond, const View& a, const View& b, const View& out);
+// dst = src elementwise with dtype conversion; both arbitrarily strided with equal sizes.
+void copy(const View& src, const View& dst);
+// Every element of dst (arbitrarily strided) = value.
+void fill(const View& dst, double value);
+// out[o, i] = reduce_r x[o, r, i]; x contiguous [outer, r, inner], out contiguous [outer, inner].
+void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out);
+// out[n] = op(x[n, :]); x contiguous [n, d]; param is s for SmoothMax.
+void row_reduce(RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out);
+// C = alpha * op(A) @ op(B) + beta * C, row-major with leading dimensions (OpenBLAS).
+void gemm(DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc);
+// Philox draws (see philox.h for the stream layout). dst contiguous.
+void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi);
+void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std);
+
+// One step of torch.optim.Adam (single-tensor path of PyTorch 1.13), in place on p, m, v:
+//   g' = g + wd p;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g' g'
+//   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// All contiguous with n elements; the operation order matches PyTorch's so float32 agrees bitwise
+// up to libm differences.
+void adam_step(DType t, void* p, const void* g, void* m, void* v, int64_t n, double lr, double beta1,
+               double beta2, double eps, double weight_decay, int64_t step);
+
+}  // namespace mmgan::kernels::cpu

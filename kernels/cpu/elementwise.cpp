@@ -1,0 +1,183 @@
+// Elementwise CPU kernels: unary maps, broadcast binary maps, where, strided copy/cast and fill.
+// Checked by tests/test_ops.cpp (gradcheck through the engine) and the PyTorch parity tests.
+#include <omp.h>
+
+#include <cstring>
+
+#include "../scalar_ops.h"
+#include "cpu_kernels.h"
+
+namespace mmgan::kernels::cpu {
+namespace {
+
+constexpr int64_t kParallelGrain = 1 << 15;  // below this, threading costs more than it saves
+
+// Merges adjacent dimensions that are contiguous with each other in every operand so that the
+// inner loop is as long as possible.
+struct Iter {
+  int ndim = 0;
+  int64_t sizes[kMaxDims];
+  int64_t strides[4][kMaxDims];
+  int nops = 0;
+};
+
+Iter make_iter(const View* const* ops, int nops) {
+  Iter it;
+  it.nops = nops;
+  const View& ref = *ops[0];
+  // Drop size-1 dims, then merge.
+  for (int d = 0; d < ref.ndim; ++d) {
+    if (ref.sizes[d] == 1) continue;
+    const int k = it.ndim;
+    if (k > 0) {
+      bool mergeable = true;
+      for (int o = 0; o < nops; ++o)
+        if (it.strides[o][k - 1] != ops[o]->strides[d] * ref.sizes[d]) mergeable = false;
+      if (mergeable) {
+        it.sizes[k - 1] *= ref.sizes[d];
+        for (int o = 0; o < nops; ++o) it.strides[o][k - 1] = ops[o]->strides[d];
+        continue;
+      }
+    }
+    it.sizes[k] = ref.sizes[d];
+    for (int o = 0; o < nops; ++o) it.strides[o][k] = ops[o]->strides[d];
+    ++it.ndim;
+  }
+  if (it.ndim == 0) {
+    it.ndim = 1;
+    it.sizes[0] = 1;
+    for (int o = 0; o < nops; ++o) it.strides[o][0] = 1;
+  }
+  return it;
+}
+
+// Calls f(offsets[nops], inner_len, inner_strides[nops]) for every row of the iteration space.
+template <class F>
+void for_each_row(const Iter& it, int64_t numel, F&& f) {
+  const int last = it.ndim - 1;
+  const int64_t inner = it.sizes[last];
+  const int64_t rows = numel / (inner ? inner : 1);
+  if (inner == 0 || rows == 0) return;
+  int64_t inner_strides[4];
+  for (int o = 0; o < it.nops; ++o) inner_strides[o] = it.strides[o][last];
+#pragma omp parallel for schedule(static) if (numel >= kParallelGrain)
+  for (int64_t row = 0; row < rows; ++row) {
+    int64_t off[4] = {0, 0, 0, 0};
+    int64_t rem = row;
+    for (int d = last - 1; d >= 0; --d) {
+      const int64_t idx = rem % it.sizes[d];
+      rem /= it.sizes[d];
+      for (int o = 0; o < it.nops; ++o) off[o] += idx * it.strides[o][d];
+    }
+    f(off, inner, inner_strides);
+  }
+}
+
+template <class T>
+void unary_t(UnaryOp op, T a, T b, const T* x, T* y, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) y[i] = apply_unary<T>(op, x[i], a, b);
+}
+
+template <class T>
+void binary_t(BinaryOp op, const View& a, const View& b, const View& out) {
+  const View* ops[3] = {&out, &a, &b};
+  const Iter it = make_iter(ops, 3);
+  T* po = out.ptr<T>();
+  const T* pa = a.ptr<T>();
+  const T* pb = b.ptr<T>();
+  for_each_row(it, out.numel(), [&](const int64_t* off, int64_t len, const int64_t* s) {
+    T* o = po + off[0];
+    const T* x = pa + off[1];
+    const T* y = pb + off[2];
+    if (s[1] == 1 && s[2] == 1) {
+      for (int64_t i = 0; i < len; ++i) o[i] = apply_binary<T>(op, x[i], y[i]);
+    } else if (s[1] == 1 && s[2] == 0) {
+      const T yv = *y;
+      for (int64_t i = 0; i < len; ++i) o[i] = apply_binary<T>(op, x[i], yv);
+    } else {
+      for (int64_t i = 0; i < len; ++i) o[i * s[0]] = apply_binary<T>(op, x[i * s[1]], y[i * s[2]]);
+    }
+  });
+}
+
+template <class T>
+void where_t(const View& c, const View& a, const View& b, const View& out) {
+  const View* ops[4] = {&out, &c, &a, &b};
+  const Iter it = make_iter(ops, 4);
+  T* po = out.ptr<T>();
+  const T *pc = c.ptr<T>(), *pa = a.ptr<T>(), *pb = b.ptr<T>();
+  for_each_row(it, out.numel(), [&](const int64_t* off, int64_t len, const int64_t* s) {
+    for (int64_t i = 0; i < len; ++i)
+      po[off[0] + i * s[0]] = pc[off[1] + i * s[1]] != T(0) ? pa[off[2] + i * s[2]] : pb[off[3] + i * s[3]];
+  });
+}
+
+template <class S, class D>
+void copy_t(const View& src, const View& dst) {
+  const View* ops[2] = {&dst, &src};
+  const Iter it = make_iter(ops, 2);
+  D* pd = dst.ptr<D>();
+  const S* ps = src.ptr<S>();
+  for_each_row(it, dst.numel(), [&](const int64_t* off, int64_t len, const int64_t* s) {
+    if constexpr (std::is_same_v<S, D>) {
+      if (s[0] == 1 && s[1] == 1) {
+        std::memcpy(pd + off[0], ps + off[1], size_t(len) * sizeof(D));
+        return;
+      }
+    }
+    for (int64_t i = 0; i < len; ++i) pd[off[0] + i * s[0]] = D(ps[off[1] + i * s[1]]);
+  });
+}
+
+template <class T>
+void fill_t(const View& dst, T value) {
+  const View* ops[1] = {&dst};
+  const Iter it = make_iter(ops, 1);
+  T* pd = dst.ptr<T>();
+  for_each_row(it, dst.numel(), [&](const int64_t* off, int64_t len, const int64_t* s) {
+    for (int64_t i = 0; i < len; ++i) pd[off[0] + i * s[0]] = value;
+  });
+}
+
+}  // namespace
+
+void unary(UnaryOp op, double a, double b, const View& x, const View& y) {
+  if (x.dtype == DType::F32)
+    unary_t<float>(op, float(a), float(b), x.ptr<float>(), y.ptr<float>(), y.numel());
+  else
+    unary_t<double>(op, a, b, x.ptr<double>(), y.ptr<double>(), y.numel());
+}
+
+void binary(BinaryOp op, const View& a, const View& b, const View& out) {
+  if (out.dtype == DType::F32)
+    binary_t<float>(op, a, b, out);
+  else
+    binary_t<double>(op, a, b, out);
+}
+
+void where(const View& c, const View& a, const View& b, const View& out) {
+  if (out.dtype == DType::F32)
+    where_t<float>(c, a, b, out);
+  else
+    where_t<double>(c, a, b, out);
+}
+
+void copy(const View& src, const View& dst) {
+  if (src.dtype == DType::F32) {
+    if (dst.dtype == DType::F32) copy_t<float, float>(src, dst);
+    else copy_t<float, double>(src, dst);
+  } else {
+    if (dst.dtype == DType::F32) copy_t<double, float>(src, dst);
+    else copy_t<double, double>(src, dst);
+  }
+}
+
+void fill(const View& dst, double value) {
+  if (dst.dtype == DType::F32)
+    fill_t<float>(dst, float(value));
+  else
+    fill_t<double>(dst, value);
+}
+
+}  // namespace mmgan::kernels::cpu

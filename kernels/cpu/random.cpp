@@ -1,0 +1,51 @@
+// Seeded random fills from the Philox stream (philox.h). Element i depends only on
+// (seed, offset, i), so the result does not depend on the thread count, and the CUDA kernels
+// reproduce it exactly. Checked in tests/test_random.cpp (moments, reproducibility).
+#include <cmath>
+
+#include "../philox.h"
+#include "cpu_kernels.h"
+
+namespace mmgan::kernels::cpu {
+namespace {
+
+template <class T>
+T uniform_at(uint64_t seed, uint64_t offset, uint64_t i) {
+  if constexpr (sizeof(T) == 4) return uniform_f32(seed, offset, i);
+  else return uniform_f64(seed, offset, i);
+}
+
+template <class T>
+void fill_uniform_t(T* p, int64_t n, uint64_t seed, uint64_t offset, double lo, double hi) {
+#pragma omp parallel for schedule(static) if (n >= (1 << 15))
+  for (int64_t i = 0; i < n; ++i) p[i] = T(lo + (hi - lo) * double(uniform_at<T>(seed, offset, uint64_t(i))));
+}
+
+template <class T>
+void fill_normal_t(T* p, int64_t n, uint64_t seed, uint64_t offset, double mean, double std) {
+  const int64_t pairs = (n + 1) / 2;
+#pragma omp parallel for schedule(static) if (n >= (1 << 15))
+  for (int64_t j = 0; j < pairs; ++j) {
+    // Box-Muller on uniforms 2j and 2j+1; 1-u keeps the log finite.
+    const double u1 = 1.0 - double(uniform_at<T>(seed, offset, uint64_t(2 * j)));
+    const double u2 = double(uniform_at<T>(seed, offset, uint64_t(2 * j + 1)));
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    const double a = 6.283185307179586 * u2;
+    p[2 * j] = T(mean + std * r * std::cos(a));
+    if (2 * j + 1 < n) p[2 * j + 1] = T(mean + std * r * std::sin(a));
+  }
+}
+
+}  // namespace
+
+void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) {
+  if (dst.dtype == DType::F32) fill_uniform_t(dst.ptr<float>(), dst.numel(), seed, offset, lo, hi);
+  else fill_uniform_t(dst.ptr<double>(), dst.numel(), seed, offset, lo, hi);
+}
+
+void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std) {
+  if (dst.dtype == DType::F32) fill_normal_t(dst.ptr<float>(), dst.numel(), seed, offset, mean, std);
+  else fill_normal_t(dst.ptr<double>(), dst.numel(), seed, offset, mean, std);
+}
+
+}  // namespace mmgan::kernels::cpu

@@ -1,0 +1,107 @@
+"""PyTorch formulas for every op case of tests/test_ops.cpp. Reads NAME.in*, NAME.out, NAME.v and
+NAME.grad* from a safetensors file, recomputes the output and the gradients of sum(out * v) with
+torch in float64, and exits non-zero listing every case whose relative error exceeds 1e-12."""
+import sys
+
+import torch
+import torch.nn.functional as F
+
+from st_io import load
+
+T = {
+    "neg": lambda x: -x,
+    "exp": torch.exp,
+    "log": torch.log,
+    "abs": torch.abs,
+    "sqrt": torch.sqrt,
+    "square": lambda x: x * x,
+    "reciprocal": lambda x: 1 / x,
+    "pow3": lambda x: x ** 3,
+    "pow_half": lambda x: x ** 0.5,
+    "pow_m1_5": lambda x: x ** -1.5,
+    "clamp": lambda x: x.clamp(-0.5, 0.5),
+    "relu": F.relu,
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "softplus": lambda x: F.softplus(3 * x),
+    "log_sigmoid": lambda x: F.logsigmoid(3 * x),
+    "add_bcast": lambda a, b: a + b,
+    "sub_bcast": lambda a, b: a - b,
+    "mul_bcast": lambda a, b: a * b,
+    "div_bcast": lambda a, b: a / b,
+    "maximum": torch.maximum,
+    "minimum": torch.minimum,
+    "scalar_arith": lambda x: 3.0 - (x + 1.5) * -2.0 / 4.0,
+    "where": lambda c, a, b: torch.where(c != 0, a, b),
+    "sum_all": lambda x: (x * x).sum(),
+    "sum_dim1_keep": lambda x: (x * x).sum(1, keepdim=True),
+    "sum_dims02": lambda x: (x * x).sum((0, 2)),
+    "mean_dim_neg1": lambda x: (x * x).mean(-1),
+    "amax_dim1": lambda x: x.amax(1),
+    "amax_all": lambda x: x.amax(),
+    "l1_norm": lambda x: x.flatten(1).abs().sum(1),
+    "l2_norm": lambda x: x.flatten(1).norm(dim=1),
+    "linf_norm": lambda x: x.flatten(1).abs().amax(1),
+    "smooth_max_s1": lambda x: (x.flatten(1) * torch.exp(x.flatten(1))).sum(1) / torch.exp(x.flatten(1)).sum(1),
+    "smooth_max_s3": lambda x: (x.flatten(1) * torch.exp(3 * x.flatten(1))).sum(1)
+    / torch.exp(3 * x.flatten(1)).sum(1),
+    "logsumexp": lambda x: torch.logsumexp(x.flatten(1), 1),
+    "reshape": lambda x: (x * x).reshape(2, -1),
+    "flatten": lambda x: (x * x).flatten(1),
+    "transpose": lambda x: (x.transpose(0, 2) ** 2).contiguous(),
+    "permute": lambda x: x.permute(2, 0, 1) ** 2,
+    "expand": lambda x: x.expand(2, 3, 4) ** 2,
+    "unsqueeze_squeeze": lambda x: (x * x).unsqueeze(1).squeeze(1),
+    "slice_step2": lambda x: x[:, 1:5:2] ** 2,
+    "slice_neg": lambda x: x[-3:-1] ** 2,
+    "concat": lambda a, b: torch.cat([a, b], 1) ** 2,
+    "matmul": lambda a, b: a @ b,
+    "matmul_transposed": lambda a, b: a.t() @ b.t(),
+    "linear": F.linear,
+}
+
+
+def rel(a, b):
+    a, b = a.detach().double(), torch.as_tensor(b).double()
+    if a.shape != b.shape:
+        return float("inf")
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300)) if b.numel() else 0.0
+
+
+def main(path):
+    data, _ = load(path)
+    names = sorted({k.split(".")[0] for k in data})
+    bad = []
+    for name in names:
+        if name not in T:
+            bad.append(f"{name}: no PyTorch formula")
+            continue
+        ins = []
+        i = 0
+        while f"{name}.in{i}" in data:
+            t = torch.tensor(data[f"{name}.in{i}"])
+            t.requires_grad_(f"{name}.grad{i}" in data)
+            ins.append(t)
+            i += 1
+        out = T[name](*ins)
+        err = rel(torch.tensor(data[f"{name}.out"]), out)
+        if err > 1e-12:
+            bad.append(f"{name}: forward rel error {err:.3e}")
+        wrt = [t for t in ins if t.requires_grad]
+        gs = torch.autograd.grad(out, wrt, torch.tensor(data[f"{name}.v"]))
+        k = 0
+        for j in range(len(ins)):
+            if f"{name}.grad{j}" in data:
+                e = rel(torch.tensor(data[f"{name}.grad{j}"]), gs[k])
+                k += 1
+                if e > 1e-12:
+                    bad.append(f"{name}: gradient of input {j} rel error {e:.3e}")
+    print(f"{len(names)} ops compared with torch {torch.__version__}")
+    if bad:
+        print("\n".join(bad))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

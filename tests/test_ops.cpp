@@ -1,0 +1,159 @@
+// One harness for every op: float64 gradcheck and gradgradcheck (central differences), and the
+// forward value and input gradients against PyTorch as an independent oracle. A new op gets one
+// row in cases(); the CUDA backend will run the same rows against the CPU reference.
+#include <functional>
+
+#include "test_util.h"
+
+namespace mmgan {
+namespace {
+
+using test::away_from_zero;
+using test::uniform;
+
+enum class Domain { Any, Positive, AwayFromZero, Mask };
+
+struct OpCase {
+  std::string name;  // also the key of the PyTorch formula in tests/oracle/ops.py
+  std::vector<std::pair<Shape, Domain>> inputs;
+  std::function<Tensor(const std::vector<Tensor>&)> fn;
+};
+
+void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
+
+std::vector<OpCase> cases() {
+  using D = Domain;
+  const Shape s34{3, 4}, s234{2, 3, 4}, s323{3, 2, 3};
+  auto u = [](auto f) { return [f](const std::vector<Tensor>& x) { return f(x[0]); }; };
+  auto b = [](auto f) { return [f](const std::vector<Tensor>& x) { return f(x[0], x[1]); }; };
+  return {
+      {"neg", {{s34, D::Any}}, u([](const Tensor& x) { return neg(x); })},
+      {"exp", {{s34, D::Any}}, u([](const Tensor& x) { return exp(x); })},
+      {"log", {{s34, D::Positive}}, u([](const Tensor& x) { return log(x); })},
+      {"abs", {{s34, D::AwayFromZero}}, u([](const Tensor& x) { return abs(x); })},
+      {"sqrt", {{s34, D::Positive}}, u([](const Tensor& x) { return sqrt(x); })},
+      {"square", {{s34, D::Any}}, u([](const Tensor& x) { return square(x); })},
+      {"reciprocal", {{s34, D::AwayFromZero}}, u([](const Tensor& x) { return reciprocal(x); })},
+      {"pow3", {{s34, D::Any}}, u([](const Tensor& x) { return pow(x, 3.0); })},
+      {"pow_half", {{s34, D::Positive}}, u([](const Tensor& x) { return pow(x, 0.5); })},
+      {"pow_m1_5", {{s34, D::Positive}}, u([](const Tensor& x) { return pow(x, -1.5); })},
+      {"clamp", {{s34, D::Any}}, u([](const Tensor& x) { return clamp(x, -0.5, 0.5); })},
+      {"relu", {{s34, D::AwayFromZero}}, u([](const Tensor& x) { return relu(x); })},
+      {"leaky_relu", {{s34, D::AwayFromZero}}, u([](const Tensor& x) { return leaky_relu(x, 0.2); })},
+      {"tanh", {{s34, D::Any}}, u([](const Tensor& x) { return tanh(x); })},
+      {"sigmoid", {{s34, D::Any}}, u([](const Tensor& x) { return sigmoid(x); })},
+      {"softplus", {{s34, D::Any}}, u([](const Tensor& x) { return softplus(x * 3.0); })},
+      {"log_sigmoid", {{s34, D::Any}}, u([](const Tensor& x) { return log_sigmoid(x * 3.0); })},
+      {"add_bcast", {{s34, D::Any}, {{4}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return x + y; })},
+      {"sub_bcast", {{s234, D::Any}, {{3, 1}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return x - y; })},
+      {"mul_bcast", {{s34, D::Any}, {{3, 1}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return x * y; })},
+      {"div_bcast", {{s34, D::Any}, {{4}, D::Positive}}, b([](const Tensor& x, const Tensor& y) { return x / y; })},
+      {"maximum", {{s34, D::Any}, {s34, D::Any}}, b([](const Tensor& x, const Tensor& y) { return maximum(x, y); })},
+      {"minimum", {{s34, D::Any}, {s34, D::Any}}, b([](const Tensor& x, const Tensor& y) { return minimum(x, y); })},
+      {"scalar_arith", {{s34, D::Any}}, u([](const Tensor& x) { return 3.0 - (x + 1.5) * -2.0 / 4.0; })},
+      {"where", {{s34, D::Mask}, {s34, D::Any}, {{4}, D::Any}},
+       [](const std::vector<Tensor>& x) { return where(x[0], x[1], x[2]); }},
+      {"sum_all", {{s234, D::Any}}, u([](const Tensor& x) { return sum(square(x)); })},
+      {"sum_dim1_keep", {{s234, D::Any}}, u([](const Tensor& x) { return sum(square(x), {1}, true); })},
+      {"sum_dims02", {{s234, D::Any}}, u([](const Tensor& x) { return sum(square(x), {0, 2}); })},
+      {"mean_dim_neg1", {{s234, D::Any}}, u([](const Tensor& x) { return mean(square(x), {-1}); })},
+      {"amax_dim1", {{s234, D::Any}}, u([](const Tensor& x) { return amax(x, {1}); })},
+      {"amax_all", {{s234, D::Any}}, u([](const Tensor& x) { return amax(x); })},
+      {"l1_norm", {{s323, D::AwayFromZero}}, u([](const Tensor& x) { return l1_norm_per_sample(x); })},
+      {"l2_norm", {{s323, D::Any}}, u([](const Tensor& x) { return l2_norm_per_sample(x); })},
+      {"linf_norm", {{s323, D::AwayFromZero}}, u([](const Tensor& x) { return linf_norm_per_sample(x); })},
+      {"smooth_max_s1", {{s323, D::Any}}, u([](const Tensor& x) { return smooth_max_per_sample(x, 1.0); })},
+      {"smooth_max_s3", {{s323, D::Any}}, u([](const Tensor& x) { return smooth_max_per_sample(x, 3.0); })},
+      {"logsumexp", {{s323, D::Any}}, u([](const Tensor& x) { return logsumexp_per_sample(x); })},
+      {"reshape", {{s34, D::Any}}, u([](const Tensor& x) { return square(x).reshape({2, -1}); })},
+      {"flatten", {{s234, D::Any}}, u([](const Tensor& x) { return flatten(square(x), 1); })},
+      {"transpose", {{s234, D::Any}}, u([](const Tensor& x) { return square(x.transpose(0, 2)).contiguous(); })},
+      {"permute", {{s234, D::Any}}, u([](const Tensor& x) { return square(permute(x, {2, 0, 1})); })},
+      {"expand", {{{3, 1}, D::Any}}, u([](const Tensor& x) { return square(x.expand({2, 3, 4})); })},
+      {"unsqueeze_squeeze", {{s34, D::Any}}, u([](const Tensor& x) { return squeeze(unsqueeze(square(x), 1), 1); })},
+      {"slice_step2", {{{3, 5}, D::Any}}, u([](const Tensor& x) { return square(slice(x, 1, 1, 5, 2)); })},
+      {"slice_neg", {{{4, 3}, D::Any}}, u([](const Tensor& x) { return square(slice(x, 0, -3, -1)); })},
+      {"concat", {{s34, D::Any}, {{3, 2}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return square(concat({x, y}, 1)); })},
+      {"matmul", {{s34, D::Any}, {{4, 2}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return matmul(x, y); })},
+      {"matmul_transposed", {{{4, 3}, D::Any}, {{2, 4}, D::Any}},
+       b([](const Tensor& x, const Tensor& y) { return matmul(x.t(), y.t()); })},
+      {"linear", {{s34, D::Any}, {{2, 4}, D::Any}, {{2}, D::Any}},
+       [](const std::vector<Tensor>& x) { return linear(x[0], x[1], x[2]); }},
+  };
+}
+
+std::vector<Tensor> make_inputs(const OpCase& c, Generator& g) {
+  std::vector<Tensor> xs;
+  for (const auto& [shape, dom] : c.inputs) {
+    switch (dom) {
+      case Domain::Any: xs.push_back(uniform(shape, -1.5, 1.5, g, true)); break;
+      case Domain::Positive: xs.push_back(uniform(shape, 0.5, 2.0, g, true)); break;
+      case Domain::AwayFromZero: xs.push_back(away_from_zero(shape, 0.2, 1.5, g, true)); break;
+      case Domain::Mask: xs.push_back(gt(uniform(shape, -1, 1, g), 0.0)); break;
+    }
+  }
+  return xs;
+}
+
+class OpTest : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(OpTest, Gradcheck) {
+  const OpCase& c = GetParam();
+  Generator g(7);
+  const auto xs = make_inputs(c, g);
+  auto f = [&c](const std::vector<Tensor>& in) { return std::vector<Tensor>{c.fn(in)}; };
+  const GradcheckResult r = gradcheck(f, xs);
+  EXPECT_TRUE(r.ok) << c.name << ": " << r.message;
+}
+
+TEST_P(OpTest, Gradgradcheck) {
+  const OpCase& c = GetParam();
+  Generator g(11);
+  const auto xs = make_inputs(c, g);
+  auto f = [&c](const std::vector<Tensor>& in) { return std::vector<Tensor>{c.fn(in)}; };
+  const GradcheckResult r = gradgradcheck(f, xs);
+  EXPECT_TRUE(r.ok) << c.name << ": " << r.message;
+}
+
+TEST_P(OpTest, Float32MatchesFloat64) {
+  const OpCase& c = GetParam();
+  Generator g(5);
+  const auto xs = make_inputs(c, g);
+  std::vector<Tensor> xs32;
+  for (const Tensor& x : xs) xs32.push_back(x.detach().to(DType::F32));
+  NoGradGuard ng;
+  const Tensor y64 = c.fn(xs), y32 = c.fn(xs32);
+  EXPECT_EQ(y32.dtype(), DType::F32);
+  EXPECT_LT(test::rel_error(y32.to_vector(), y64.to_vector()), 1e-6) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, OpTest, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name; });
+
+// Every op's value and input gradients (for a random cotangent) against PyTorch in float64.
+TEST(OpsTorchParity, EveryOpMatchesPyTorch) {
+  MMGAN_REQUIRE_TORCH();
+  SafeTensors st;
+  Generator g(99);
+  for (const OpCase& c : cases()) {
+    const auto xs = make_inputs(c, g);
+    const Tensor y = c.fn(xs);
+    const Tensor v = test::uniform(y.shape(), -1, 1, g);
+    std::vector<Tensor> wrt;
+    for (const Tensor& x : xs)
+      if (x.requires_grad()) wrt.push_back(x);
+    const auto gs = grad({y}, wrt, {v});
+    for (size_t i = 0; i < xs.size(); ++i) st.add(c.name + ".in" + std::to_string(i), xs[i].detach());
+    st.add(c.name + ".out", y.detach());
+    st.add(c.name + ".v", v);
+    size_t k = 0;
+    for (size_t i = 0; i < xs.size(); ++i)
+      if (xs[i].requires_grad()) st.add(c.name + ".grad" + std::to_string(i), gs[k++]);
+  }
+  const auto dir = test::temp_dir("ops");
+  save_safetensors((dir / "ops.safetensors").string(), st);
+  test::run_oracle("ops.py", (dir / "ops.safetensors").string());
+}
+
+}  // namespace
+}  // namespace mmgan

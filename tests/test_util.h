@@ -1,0 +1,80 @@
+// Shared helpers for the tests: random inputs, closeness checks, and the PyTorch oracle runner.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/mmgan.h"
+
+namespace mmgan::test {
+
+// Uniform in [lo, hi), float64 by default, optionally requiring grad.
+inline Tensor uniform(const Shape& s, double lo, double hi, Generator& g, bool req = false, DType t = DType::F64) {
+  Tensor x = empty(s, t);
+  x.uniform_(lo, hi, g);
+  if (req) x.requires_grad_(true);
+  return x;
+}
+
+// Uniform magnitudes in [lo, hi) with random signs: keeps inputs away from kinks at 0.
+inline Tensor away_from_zero(const Shape& s, double lo, double hi, Generator& g, bool req = false) {
+  Tensor mag = uniform(s, lo, hi, g), sgn = uniform(s, -1, 1, g);
+  Tensor x = mag * sign(sgn);
+  x = x.detach();
+  if (req) x.requires_grad_(true);
+  return x;
+}
+
+// max |a - b| / max(max |b|, tiny): the relative error used by all parity checks.
+inline double rel_error(const std::vector<double>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (std::isnan(a[i]) || std::isnan(b[i])) return INFINITY;
+    num = std::max(num, std::fabs(a[i] - b[i]));
+    den = std::max(den, std::fabs(b[i]));
+  }
+  return num / std::max(den, 1e-300);
+}
+inline double rel_error(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(shape_str(a.shape()), shape_str(b.shape()));
+  return rel_error(a.to_vector(), b.to_vector());
+}
+
+inline std::string source_dir() { return MMGAN_SOURCE_DIR; }
+
+inline std::filesystem::path temp_dir(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() / ("mmgan-test-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(p);
+  return p;
+}
+
+// PyTorch is the independent oracle: Debian's python3-torch, run with /usr/bin/python3.
+inline bool torch_available() {
+  static const bool ok = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+  return ok;
+}
+
+// Runs tests/oracle/<script> with arguments; fails the test with the script's output if it fails.
+inline void run_oracle(const std::string& script, const std::string& args) {
+  const std::string cmd = "/usr/bin/python3 " + source_dir() + "/tests/oracle/" + script + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int rc = ::pclose(p);
+  ASSERT_EQ(rc, 0) << cmd << "\n" << out;
+}
+
+#define MMGAN_REQUIRE_TORCH()                                                                        \
+  do {                                                                                               \
+    if (!::mmgan::test::torch_available())                                                           \
+      GTEST_SKIP() << "python3-torch is not installed (tools/install-deps.sh installs it)";          \
+  } while (0)
+
+}  // namespace mmgan::test

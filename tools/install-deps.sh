@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs every build, test and data dependency of mmgan from Debian packages.
+# Idempotent: skips apt entirely when everything is already installed.
+set -euo pipefail
+pkgs=(
+  build-essential cmake ninja-build ccache pkg-config
+  libgtest-dev libgmock-dev libbenchmark-dev   # tests and microbenchmarks
+  libopenblas-dev                              # CPU GEMM
+  nlohmann-json3-dev libcli11-dev libstb-dev   # safetensors headers, CLI, images
+  python3 python3-numpy python3-torch          # PyTorch as an independent oracle in parity tests
+  dataset-fashion-mnist                        # the default training data
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
