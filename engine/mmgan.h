@@ -3,6 +3,7 @@
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "autograd/graph_dump.h"
+#include "autograd/node.h"
 #include "backend.h"
 #include "error.h"
 #include "gradcheck.h"
