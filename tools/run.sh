@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian machine: installs the Debian packages mmgan needs, builds,
+# then runs the tests or trains.
+#   tools/run.sh test                 build and run the whole test suite (CTest)
+#   tools/run.sh train [flags...]     build and run `mmgan train` with the given flags
+# Environment: BUILD_DIR (default build), MMGAN_CMAKE_ARGS (extra CMake arguments, e.g. -DMMGAN_CUDA=OFF).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-}"
+case "$what" in
+  test|train) shift ;;
+  *) echo "usage: tools/run.sh test | train [mmgan train flags]" >&2; exit 2 ;;
+esac
+tools/install-deps.sh
+build="${BUILD_DIR:-build}"
+# shellcheck disable=SC2086
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${MMGAN_CMAKE_ARGS:-}
+cmake --build "$build"
+if [ "$what" = test ]; then
+  exec ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+else
+  exec "$build/tools/mmgan" train "$@"
+fi
