@@ -120,11 +120,8 @@ GradcheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs_i
 GradcheckResult gradgradcheck(const TensorFn& f, const std::vector<Tensor>& inputs, GradcheckOptions opts,
                               uint64_t seed) {
   // Random output cotangents v become extra inputs of the checked function.
-  std::vector<Tensor> outs;
-  {
-    NoGradGuard ng;
-    outs = f(inputs);
-  }
+  // Output shapes; grad mode stays on because f may differentiate internally.
+  const std::vector<Tensor> outs = f(inputs);
   Generator gen(seed);
   std::vector<Tensor> all = inputs;
   std::vector<size_t> diff;

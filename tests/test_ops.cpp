@@ -157,3 +157,43 @@ TEST(OpsTorchParity, EveryOpMatchesPyTorch) {
 
 }  // namespace
 }  // namespace mmgan
+
+namespace mmgan {
+namespace {
+
+// Compositions: n(x, W) = ||grad_x f(x)|| per sample for a tanh MLP critic f, for every norm of
+// the penalty. gradcheck checks d n / d(x, W) (second derivatives of f); gradgradcheck checks the
+// third derivatives.
+std::string row_op_name(kernels::RowOp op) {
+  const char* names[] = {"L1", "L2", "LInf", "SmoothMax", "LogSumExp"};
+  return names[int(op)];
+}
+
+class PenaltyNormComposition : public ::testing::TestWithParam<kernels::RowOp> {};
+
+TEST_P(PenaltyNormComposition, GradcheckAndGradgradcheck) {
+  const kernels::RowOp op = GetParam();
+  Generator g(31);
+  const std::vector<Tensor> inputs = {test::uniform({3, 2, 2}, -1, 1, g, true),  // x: batch 3, 2x2 "images"
+                                      test::uniform({5, 4}, -1, 1, g, true), test::uniform({5}, -0.5, 0.5, g, true),
+                                      test::uniform({1, 5}, -1, 1, g, true)};
+  auto f = [op](const std::vector<Tensor>& in) {
+    auto critic = [&](const Tensor& x) { return linear(tanh(linear(flatten(x, 1), in[1], in[2])), in[3]); };
+    GradOptions go;
+    go.create_graph = true;
+    const Tensor gx = grad({sum(critic(in[0]))}, {in[0]}, {}, go)[0];
+    return std::vector<Tensor>{reduce_per_sample(gx, op, 2.0)};
+  };
+  const GradcheckResult r1 = gradcheck(f, inputs);
+  EXPECT_TRUE(r1.ok) << r1.message;
+  const GradcheckResult r2 = gradgradcheck(f, inputs);
+  EXPECT_TRUE(r2.ok) << r2.message;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryNorm, PenaltyNormComposition,
+                         ::testing::Values(kernels::RowOp::L1, kernels::RowOp::L2, kernels::RowOp::LInf,
+                                           kernels::RowOp::SmoothMax, kernels::RowOp::LogSumExp),
+                         [](const auto& info) { return row_op_name(info.param); });
+
+}  // namespace
+}  // namespace mmgan
