@@ -89,7 +89,6 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
     for (Node* n : order) {
       NodeState& s = state[n];
       s.needed = target_slots.count(n) > 0;
-      if (target_slots.count(n) && n->next_edges.empty()) continue;
       for (const Edge& e : n->next_edges)
         if (e.valid() && state[e.fn.get()].needed) s.needed = true;
     }
