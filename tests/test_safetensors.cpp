@@ -17,6 +17,14 @@ std::string read_bytes(const fs::path& p) {
 }
 void write_bytes(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
 
+// `bytes` with the first occurrence of `from` replaced by `to` (a test failure if absent).
+std::string replace_once(std::string bytes, const std::string& from, const std::string& to) {
+  const size_t pos = bytes.find(from);
+  EXPECT_NE(pos, std::string::npos) << "'" << from << "' not in the file";
+  if (pos != std::string::npos) bytes.replace(pos, from.size(), to);
+  return bytes;
+}
+
 std::string load_error(const fs::path& p) {
   try {
     load_safetensors(p.string());
@@ -132,19 +140,11 @@ TEST(SafeTensors, BadFilesGetErrorsNamingTheFile) {
   EXPECT_NE(load_error(bad_json).find("not valid JSON"), std::string::npos);
 
   const fs::path bad_dtype = dir / "dtype.safetensors";
-  std::string d = bytes;
-  const size_t pos = d.find("\"F64\"");
-  ASSERT_NE(pos, std::string::npos);
-  d.replace(pos, 5, "\"C64\"");
-  write_bytes(bad_dtype, d);
+  write_bytes(bad_dtype, replace_once(bytes, "\"F64\"", "\"C64\""));
   EXPECT_NE(load_error(bad_dtype).find("unsupported dtype C64"), std::string::npos);
 
   const fs::path bad_shape = dir / "shape.safetensors";
-  std::string s = bytes;
-  const size_t sp = s.find("[5]");
-  ASSERT_NE(sp, std::string::npos);
-  s.replace(sp, 3, "[6]");
-  write_bytes(bad_shape, s);
+  write_bytes(bad_shape, replace_once(bytes, "[5]", "[6]"));
   EXPECT_NE(load_error(bad_shape).find("needs 48 bytes"), std::string::npos);
 
   SafeTensors frac;

@@ -15,21 +15,12 @@ import sys
 
 import torch
 
+from compare import rel
 from st_io import load
 
 TOL = {"F64": 1e-13, "F32": 1e-6}
 DTYPE = {"F64": torch.float64, "F32": torch.float32}
 
-
-def rel(engine, ref):
-    a = torch.as_tensor(engine).double()
-    b = ref.detach().double()
-    if a.shape != b.shape:
-        return float("inf"), f"shape {tuple(a.shape)} vs torch {tuple(b.shape)}"
-    diff = (a - b).abs()
-    i = int(diff.flatten().argmax())
-    err = float(diff.max() / b.abs().max().clamp_min(1e-300))
-    return err, f"worst at flat index {i}: engine {a.flatten()[i].item():.17g} torch {b.flatten()[i].item():.17g}"
 
 
 def main(path):

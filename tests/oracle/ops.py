@@ -6,6 +6,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from compare import rel
 from st_io import load
 
 T = {
@@ -62,13 +63,6 @@ T = {
 }
 
 
-def rel(a, b):
-    a, b = a.detach().double(), torch.as_tensor(b).double()
-    if a.shape != b.shape:
-        return float("inf")
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300)) if b.numel() else 0.0
-
-
 def main(path):
     data, _ = load(path)
     names = sorted({k.split(".")[0] for k in data})
@@ -85,18 +79,18 @@ def main(path):
             ins.append(t)
             i += 1
         out = T[name](*ins)
-        err = rel(torch.tensor(data[f"{name}.out"]), out)
+        err, where = rel(data[f"{name}.out"], out)
         if err > 1e-12:
-            bad.append(f"{name}: forward rel error {err:.3e}")
+            bad.append(f"{name}: forward rel error {err:.3e} ({where})")
         wrt = [t for t in ins if t.requires_grad]
         gs = torch.autograd.grad(out, wrt, torch.tensor(data[f"{name}.v"]))
         k = 0
         for j in range(len(ins)):
             if f"{name}.grad{j}" in data:
-                e = rel(torch.tensor(data[f"{name}.grad{j}"]), gs[k])
+                e, where = rel(data[f"{name}.grad{j}"], gs[k])
                 k += 1
                 if e > 1e-12:
-                    bad.append(f"{name}: gradient of input {j} rel error {e:.3e}")
+                    bad.append(f"{name}: gradient of input {j} rel error {e:.3e} ({where})")
     print(f"{len(names)} ops compared with torch {torch.__version__}")
     if bad:
         print("\n".join(bad))

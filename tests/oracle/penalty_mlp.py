@@ -18,6 +18,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from compare import rel
 from st_io import load
 
 TOL = 1e-10
@@ -29,19 +30,6 @@ NORMS = {
     "linf": lambda g: g.flatten(1).abs().amax(1),
 }
 
-
-def rel(engine, ref):
-    """max |engine - ref| / max |ref| over the tensor, and where the largest difference is."""
-    a = torch.as_tensor(engine).double()
-    b = ref.detach().double()
-    if a.shape != b.shape:
-        return float("inf"), f"shape {tuple(a.shape)} vs torch {tuple(b.shape)}"
-    if b.numel() == 0:
-        return 0.0, ""
-    diff = (a - b).abs()
-    i = int(diff.flatten().argmax())
-    err = float(diff.max() / b.abs().max().clamp_min(1e-300))
-    return err, f"worst at flat index {i}: engine {a.flatten()[i].item():.17g} torch {b.flatten()[i].item():.17g}"
 
 
 def main(path):
