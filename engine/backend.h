@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../kernels/conv_geom.h"
 #include "../kernels/op_codes.h"
 #include "../kernels/tensor_view.h"
 #include "device.h"
@@ -42,6 +43,11 @@ class Backend {
   // Linear algebra: C = alpha op(A) op(B) + beta C, row-major, one matrix per call.
   virtual void gemm(kernels::DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
                     const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) = 0;
+
+  // 2-d convolution family (kernels/conv_geom.h): contiguous operands, outputs overwritten.
+  virtual void conv2d(const kernels::ConvGeom& g, const View& x, const View& w, const View& y) = 0;
+  virtual void conv2d_input_grad(const kernels::ConvGeom& g, const View& gy, const View& w, const View& gx) = 0;
+  virtual void conv2d_weight_grad(const kernels::ConvGeom& g, const View& x, const View& gy, const View& gw) = 0;
 
   // Randomness (Philox stream; same numbers on every backend).
   virtual void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) = 0;

@@ -46,6 +46,15 @@ class CpuBackend final : public Backend {
             int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) override {
     kernels::cpu::gemm(t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
+  void conv2d(const kernels::ConvGeom& g, const View& x, const View& w, const View& y) override {
+    kernels::cpu::conv2d(g, x, w, y);
+  }
+  void conv2d_input_grad(const kernels::ConvGeom& g, const View& gy, const View& w, const View& gx) override {
+    kernels::cpu::conv2d_input_grad(g, gy, w, gx);
+  }
+  void conv2d_weight_grad(const kernels::ConvGeom& g, const View& x, const View& gy, const View& gw) override {
+    kernels::cpu::conv2d_weight_grad(g, x, gy, gw);
+  }
   void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) override {
     kernels::cpu::fill_uniform(dst, seed, offset, lo, hi);
   }

@@ -85,6 +85,44 @@ Tensor slice_backward(const Tensor& g, const Shape& shape, int64_t dim, int64_t 
 Tensor matmul(const Tensor& a, const Tensor& b);  // [m, k] @ [k, n]
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = {});  // x @ w^T + b, w: [out, in]
 
+// ---- convolutions (ops/conv.cpp) ----------------------------------------------------------
+// The closed family: conv2d, conv_transpose2d and conv2d_weight are each other's derivatives, so
+// gradients of any order stay inside it. No groups, no dilation (the paper's networks use none).
+struct ConvParams {
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  ConvParams() = default;
+  ConvParams(int64_t stride, int64_t pad) : stride_h(stride), stride_w(stride), pad_h(pad), pad_w(pad) {}
+  ConvParams(int64_t sh, int64_t sw, int64_t ph, int64_t pw) : stride_h(sh), stride_w(sw), pad_h(ph), pad_w(pw) {}
+};
+// x [N, C, H, W], w [O, C, KH, KW], b [O] or undefined -> [N, O, (H+2p-KH)/s+1, (W+2p-KW)/s+1].
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, ConvParams p = {});
+// The adjoint of conv2d in its input (PyTorch's ConvTranspose2d): x [N, C_in, H, W],
+// w [C_in, C_out, KH, KW] -> [N, C_out, (H-1)s - 2p + K + output_padding, ...], output_padding < s.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, ConvParams p = {},
+                        int64_t output_padding_h = 0, int64_t output_padding_w = 0);
+// The same with the output size given (it fixes output_padding; an impossible size is an error).
+Tensor conv_transpose2d_to(const Tensor& x, const Tensor& w, int64_t out_h, int64_t out_w, const Tensor& b = {},
+                           ConvParams p = {});
+// The gradient of conv2d(x, w) w.r.t. w for output gradient gy: x [N, C, H, W], gy [N, O, OH, OW]
+// -> [O, C, KH, KW]. Bilinear in (x, gy).
+Tensor conv2d_weight(const Tensor& x, const Tensor& gy, int64_t kh, int64_t kw, ConvParams p = {});
+
+// ---- normalisation (ops/normalization.cpp) -------------------------------------------------
+// BatchNorm over (N, H, W) of x [N, C, H, W]; weight, bias [C] or undefined (no affine).
+// training: batch statistics (biased variance in the output); running_mean / running_var, when
+// defined, are updated in place outside autograd exactly as PyTorch does:
+//   r <- (1 - momentum) r + momentum * batch statistic, the variance unbiased (n / (n - 1)).
+// !training: the running statistics normalise (they must be defined). Differentiable to any order
+// in x, weight and bias, batch coupling included.
+Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                    const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// Spectral normalisation as torch.nn.utils.spectral_norm: w / sigma with sigma = u . (W v), W = w
+// with dimension `dim` moved first and flattened to [h, rest], u [h], v [rest] constants. With
+// power_iteration, first (in place, outside autograd): v <- normalize(W^T u), u <- normalize(W v),
+// normalize(a) = a / max(|a|, eps), as PyTorch does on every training forward.
+Tensor spectral_normalize(const Tensor& w, const Tensor& u, const Tensor& v, int64_t dim, bool power_iteration,
+                          double eps = 1e-12);
+
 // ---- operators -----------------------------------------------------------------------------
 inline Tensor operator-(const Tensor& x) { return neg(x); }
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

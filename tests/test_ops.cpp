@@ -11,7 +11,8 @@ namespace {
 using test::away_from_zero;
 using test::uniform;
 
-enum class Domain { Any, Positive, AwayFromZero, Mask };
+// Const and PositiveConst: inputs that are not differentiated (running statistics, u and v).
+enum class Domain { Any, Positive, AwayFromZero, Mask, Const, PositiveConst };
 
 struct OpCase {
   std::string name;  // also the key of the PyTorch formula in tests/oracle/ops.py
@@ -79,6 +80,28 @@ std::vector<OpCase> cases() {
        b([](const Tensor& x, const Tensor& y) { return matmul(x.t(), y.t()); })},
       {"linear", {{s34, D::Any}, {{2, 4}, D::Any}, {{2}, D::Any}},
        [](const std::vector<Tensor>& x) { return linear(x[0], x[1], x[2]); }},
+      // The conv family and normalisation: small odd shapes, stride 2, padding 1, non-square, batch 3.
+      {"conv2d_s2p1", {{{3, 2, 5, 4}, D::Any}, {{3, 2, 3, 3}, D::Any}, {{3}, D::Any}},
+       [](const std::vector<Tensor>& x) { return conv2d(x[0], x[1], x[2], ConvParams(2, 1)); }},
+      {"conv2d_rect", {{{2, 2, 5, 6}, D::Any}, {{2, 2, 2, 3}, D::Any}},
+       b([](const Tensor& x, const Tensor& w) { return conv2d(x, w, {}, ConvParams(1, 2, 0, 1)); })},
+      {"conv_transpose2d", {{{3, 2, 3, 2}, D::Any}, {{2, 3, 4, 3}, D::Any}, {{3}, D::Any}},
+       [](const std::vector<Tensor>& x) { return conv_transpose2d(x[0], x[1], x[2], ConvParams(2, 1), 1, 1); }},
+      {"conv_transpose2d_to", {{{3, 2, 3, 2}, D::Any}, {{2, 2, 3, 2}, D::Any}},
+       b([](const Tensor& x, const Tensor& w) { return conv_transpose2d_to(x, w, 6, 5, {}, ConvParams(2, 2, 1, 0)); })},
+      {"conv2d_weight", {{{3, 2, 5, 4}, D::Any}, {{3, 3, 3, 2}, D::Any}},
+       b([](const Tensor& x, const Tensor& gy) { return conv2d_weight(x, gy, 3, 3, ConvParams(2, 1)); })},
+      {"batch_norm_train", {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{2}, D::Any}},
+       [](const std::vector<Tensor>& x) { return batch_norm2d(x[0], x[1], x[2], {}, {}, true); }},
+      {"batch_norm_train_noaffine", {{{3, 2, 2, 3}, D::Any}},
+       u([](const Tensor& x) { return batch_norm2d(x, {}, {}, {}, {}, true); })},
+      {"batch_norm_eval",
+       {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{2}, D::Any}, {{2}, D::Const}, {{2}, D::PositiveConst}},
+       [](const std::vector<Tensor>& x) { return batch_norm2d(x[0], x[1], x[2], x[3], x[4], false); }},
+      {"spectral_dim0", {{{3, 2, 2, 2}, D::Any}, {{3}, D::Const}, {{8}, D::Const}},
+       [](const std::vector<Tensor>& x) { return spectral_normalize(x[0], x[1], x[2], 0, false); }},
+      {"spectral_dim1", {{{2, 3, 2, 2}, D::Any}, {{3}, D::Const}, {{8}, D::Const}},
+       [](const std::vector<Tensor>& x) { return spectral_normalize(x[0], x[1], x[2], 1, false); }},
   };
 }
 
@@ -90,6 +113,8 @@ std::vector<Tensor> make_inputs(const OpCase& c, Generator& g) {
       case Domain::Positive: xs.push_back(uniform(shape, 0.5, 2.0, g, true)); break;
       case Domain::AwayFromZero: xs.push_back(away_from_zero(shape, 0.2, 1.5, g, true)); break;
       case Domain::Mask: xs.push_back(gt(uniform(shape, -1, 1, g), 0.0)); break;
+      case Domain::Const: xs.push_back(uniform(shape, -1.5, 1.5, g)); break;
+      case Domain::PositiveConst: xs.push_back(uniform(shape, 0.5, 2.0, g)); break;
     }
   }
   return xs;
@@ -194,6 +219,30 @@ INSTANTIATE_TEST_SUITE_P(EveryNorm, PenaltyNormComposition,
                          ::testing::Values(kernels::RowOp::L1, kernels::RowOp::L2, kernels::RowOp::LInf,
                                            kernels::RowOp::SmoothMax, kernels::RowOp::LogSumExp),
                          [](const auto& info) { return row_op_name(info.param); });
+
+// The same for a small critic of the paper's kind: conv (stride 2) -> BatchNorm in train mode ->
+// LeakyReLU -> conv -> sum, with the L-infinity norm of the input gradient. BatchNorm couples the
+// samples, so each sample's norm depends on every sample's input: the checks cover that coupling.
+TEST(ConvBatchNormPenaltyComposition, GradcheckAndGradgradcheck) {
+  Generator g(41);
+  const std::vector<Tensor> inputs = {test::uniform({3, 2, 4, 4}, -1, 1, g, true), test::uniform({3, 2, 3, 3}, -1, 1, g, true),
+                                      test::uniform({3}, 0.5, 1.5, g, true), test::uniform({3}, -0.5, 0.5, g, true),
+                                      test::uniform({1, 3, 2, 2}, -1, 1, g, true)};
+  auto f = [](const std::vector<Tensor>& in) {
+    auto critic = [&](const Tensor& x) {
+      const Tensor h = conv2d(x, in[1], {}, ConvParams(2, 1));
+      return conv2d(leaky_relu(batch_norm2d(h, in[2], in[3], {}, {}, true), 0.2), in[4]);
+    };
+    GradOptions go;
+    go.create_graph = true;
+    const Tensor gx = grad({sum(critic(in[0]))}, {in[0]}, {}, go)[0];
+    return std::vector<Tensor>{linf_norm_per_sample(gx)};
+  };
+  const GradcheckResult r1 = gradcheck(f, inputs);
+  EXPECT_TRUE(r1.ok) << r1.message;
+  const GradcheckResult r2 = gradgradcheck(f, inputs);
+  EXPECT_TRUE(r2.ok) << r2.message;
+}
 
 }  // namespace
 }  // namespace mmgan

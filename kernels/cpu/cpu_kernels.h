@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "../conv_geom.h"
 #include "../op_codes.h"
 #include "../tensor_view.h"
 
@@ -27,6 +28,11 @@ void row_reduce(RowOp op, double param, const View& x, int64_t n, int64_t d, con
 // C = alpha * op(A) @ op(B) + beta * C, row-major with leading dimensions (OpenBLAS).
 void gemm(DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc);
+// 2-d convolution family (kernels/conv_geom.h); all tensors contiguous, outputs overwritten.
+// x [N, C, H, W], w [O, C, KH, KW], y / gy [N, O, OH, OW], gw [O, C, KH, KW].
+void conv2d(const ConvGeom& g, const View& x, const View& w, const View& y);
+void conv2d_input_grad(const ConvGeom& g, const View& gy, const View& w, const View& gx);
+void conv2d_weight_grad(const ConvGeom& g, const View& x, const View& gy, const View& gw);
 // Philox draws (see philox.h for the stream layout). dst contiguous.
 void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi);
 void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std);

@@ -60,6 +60,17 @@ T = {
     "matmul": lambda a, b: a @ b,
     "matmul_transposed": lambda a, b: a.t() @ b.t(),
     "linear": F.linear,
+    "conv2d_s2p1": lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+    "conv2d_rect": lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=(0, 1)),
+    "conv_transpose2d": lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+    # 3x2 input, 3x2 kernel, stride 2, padding (1, 0): natural size 5x4, asked for 6x5.
+    "conv_transpose2d_to": lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=(1, 0), output_padding=(1, 1)),
+    "conv2d_weight": lambda x, gy: torch.nn.grad.conv2d_weight(x, (3, 2, 3, 3), gy, stride=2, padding=1),
+    "batch_norm_train": lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+    "batch_norm_train_noaffine": lambda x: F.batch_norm(x, None, None, training=True),
+    "batch_norm_eval": lambda x, w, b, rm, rv: F.batch_norm(x, rm, rv, w, b, training=False),
+    "spectral_dim0": lambda w, u, v: w / (u @ (w.reshape(3, -1) @ v)),
+    "spectral_dim1": lambda w, u, v: w / (u @ (w.transpose(0, 1).reshape(3, -1) @ v)),
 }
 
 
