@@ -119,7 +119,8 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 // Spectral normalisation as torch.nn.utils.spectral_norm: w / sigma with sigma = u . (W v), W = w
 // with dimension `dim` moved first and flattened to [h, rest], u [h], v [rest] constants. With
 // power_iteration, first (in place, outside autograd): v <- normalize(W^T u), u <- normalize(W v),
-// normalize(a) = a / max(|a|, eps), as PyTorch does on every training forward.
+// normalize(a) = a / max(|a|, eps), as PyTorch does on every training forward. The result's graph
+// holds copies of u and v, so later in-place updates of the buffers never change it.
 Tensor spectral_normalize(const Tensor& w, const Tensor& u, const Tensor& v, int64_t dim, bool power_iteration,
                           double eps = 1e-12);
 

@@ -29,7 +29,7 @@ MMGAN_HD inline T apply_unary(UnaryOp op, T x, T a, T b) {
     case UnaryOp::MulScalar: return x * a;
     case UnaryOp::RSubScalar: return a - x;
     case UnaryOp::Clamp: return x < a ? a : (x > b ? b : x);
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
+    case UnaryOp::Relu: return x <= T(0) ? T(0) : x;  // NaN stays NaN, as in PyTorch
     case UnaryOp::LeakyRelu: return x > T(0) ? x : x * a;
     case UnaryOp::Tanh: return tanh(x);
     case UnaryOp::Sigmoid: return x >= T(0) ? T(1) / (T(1) + exp(-x)) : exp(x) / (T(1) + exp(x));
@@ -53,8 +53,8 @@ MMGAN_HD inline T apply_binary(BinaryOp op, T x, T y) {
     case BinaryOp::Sub: return x - y;
     case BinaryOp::Mul: return x * y;
     case BinaryOp::Div: return x / y;
-    case BinaryOp::Maximum: return x > y ? x : y;
-    case BinaryOp::Minimum: return x < y ? x : y;
+    case BinaryOp::Maximum: return (x > y || x != x) ? x : y;  // a NaN operand gives NaN, as in PyTorch
+    case BinaryOp::Minimum: return (x < y || x != x) ? x : y;
     case BinaryOp::Gt: return T(x > y);
     case BinaryOp::Ge: return T(x >= y);
     case BinaryOp::Lt: return T(x < y);

@@ -220,6 +220,19 @@ INSTANTIATE_TEST_SUITE_P(EveryNorm, PenaltyNormComposition,
                                            kernels::RowOp::SmoothMax, kernels::RowOp::LogSumExp),
                          [](const auto& info) { return row_op_name(info.param); });
 
+// A NaN must survive every op that selects, as in PyTorch: a diverged network has to show up in the
+// loss, never be turned into a finite value (the trainer's NaN stop relies on it).
+TEST(NanPropagation, SelectingOpsKeepNaN) {
+  const double nan = std::nan("");
+  const Tensor x = from_vector(std::vector<double>{nan, 1.0}, {2}, DType::F64);
+  const Tensor y = from_vector(std::vector<double>{0.5, nan}, {2}, DType::F64);
+  for (const Tensor& r : {relu(x), leaky_relu(x, 0.2), clamp(x, -1, 1), maximum(x, y), minimum(x, y), abs(x),
+                          linf_norm_per_sample(x.reshape({1, 2})), amax(x)})
+    EXPECT_TRUE(std::isnan(r.to_vector()[0])) << r.str();
+  EXPECT_TRUE(std::isnan(maximum(y, x).to_vector()[1]));
+  EXPECT_TRUE(std::isnan(minimum(y, x).to_vector()[1]));
+}
+
 // The same for a small critic of the paper's kind: conv (stride 2) -> BatchNorm in train mode ->
 // LeakyReLU -> conv -> sum, with the L-infinity norm of the input gradient. BatchNorm couples the
 // samples, so each sample's norm depends on every sample's input: the checks cover that coupling.

@@ -127,7 +127,16 @@ Tensor spectral_normalize(const Tensor& w, const Tensor& u, const Tensor& v, int
     vv.copy_(v_new.reshape({rest}));
     uu.copy_(u_new.reshape({h}));
   }
-  const Tensor sigma = sum(u.reshape({h, 1}) * matmul(wm, v.reshape({rest, 1})));
+  // sigma's graph keeps copies of u and v (as PyTorch clones them): the next training forward
+  // rewrites the buffers while this forward's graph may still await its backward (the real, fake
+  // and interpolated batches of one D step).
+  Tensor uc, vc;
+  {
+    NoGradGuard ng;
+    uc = u.detach().clone().reshape({h, 1});
+    vc = v.detach().clone().reshape({rest, 1});
+  }
+  const Tensor sigma = sum(uc * matmul(wm, vc));
   return w / sigma;
 }
 

@@ -46,7 +46,10 @@ void row_reduce_t(RowOp op, double s, const T* x, int64_t n, int64_t d, T* out) 
         acc = std::sqrt(acc);
         break;
       case RowOp::LInf:
-        for (int64_t k = 0; k < d; ++k) acc = std::fmax(acc, std::fabs(double(p[k])));
+        for (int64_t k = 0; k < d; ++k) {  // a NaN entry makes the norm NaN (fmax would drop it)
+          const double a = std::fabs(double(p[k]));
+          if (a > acc || a != a) acc = a;
+        }
         break;
       case RowOp::SmoothMax:
       case RowOp::LogSumExp: {
