@@ -5,8 +5,9 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev   # tests and microbenchmarks
-  libopenblas-dev                              # CPU GEMM
+  libopenblas-dev libopenblas-openmp-dev        # CPU GEMM (the OpenMP build shares the engine's threads)
   nlohmann-json3-dev libcli11-dev libstb-dev   # safetensors headers, CLI, images
+  zlib1g-dev                                   # gzipped Fashion-MNIST idx files
   python3 python3-numpy python3-torch          # PyTorch as an independent oracle in parity tests
   dataset-fashion-mnist                        # the default training data
 )
