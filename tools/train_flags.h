@@ -1,0 +1,28 @@
+// The flags of `mmgan train` and `mmgan step-dump`: the official code's names where they mean the
+// same thing (--loss_D, --penalty, --penalty-type, --Diters, --l1_margin, --spectral, ...) plus
+// readable aliases (--loss hinge, --gp-norm linf, --lambda 20). Boolean flags accept the official
+// "--flag True" form as well as "--flag" and "--flag=false".
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "trainer/config.h"
+
+namespace mmgan::tools {
+
+struct TrainFlags {
+  trainer::TrainConfig cfg;
+  std::string loss = "3", arch = "0", gp_norm, gp_form, reduction = "mean", gp_where;
+  bool l1_margin = false, linf_margin = false, l1_margin_smoothmax = false, l1_margin_logsumexp = false;
+  bool real_only = false, fake_only = false, cifar10 = false;
+  double lr = -1;
+};
+
+void add_train_flags(CLI::App* cmd, TrainFlags& f);
+// Applies aliases and the official margin flags to f.cfg; throws naming conflicting flags.
+trainer::TrainConfig finish_train_flags(TrainFlags& f);
+// Rewrites "--flag True" into "--flag=True" for the boolean flags (the official code's form).
+std::vector<std::string> normalise_bool_args(int argc, char** argv);
+
+}  // namespace mmgan::tools

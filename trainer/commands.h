@@ -1,0 +1,22 @@
+// The non-training commands of `mmgan` that need the trainer's pieces.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "config.h"
+
+namespace mmgan::trainer {
+
+// Writes a PNG grid of n samples from the generator stored in a checkpoint (trainer.h), z drawn
+// from seed. G runs in train mode (batch statistics, as the official code samples) unless
+// use_running_stats.
+void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t seed, const std::string& png_path,
+                            bool use_running_stats = false);
+
+// Runs one iteration (D step + G step) of cfg from its seed and writes, as safetensors: the inputs
+// (x_real, z_D, u, z_G, x_real_G for relativistic losses), the networks before the step (G.*, D.*,
+// official key names), D after its update (D_after.*), the losses and penalty, and the gradient of
+// every parameter (grad.D.*, grad.G.*); the configuration is the header's metadata ("config").
+void step_dump(TrainConfig cfg, const std::string& out_path);
+
+}  // namespace mmgan::trainer

@@ -1,0 +1,69 @@
+// The full configuration of a training run: every flag of `mmgan train`, with the official code's
+// names and defaults where they mean the same thing (AlexiaJM/MaximumMarginGANs, Code/GAN.py),
+// except that the default run is the paper's best setting (HingeGAN + L-infinity hinge penalty,
+// lambda 20) of DCGAN32 on Fashion-MNIST. Saved as JSON in every run folder and checkpoint, so a run
+// can be resumed and reproduced from its folder alone.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "losses/gan_loss.h"
+#include "losses/gradient_penalty.h"
+#include "models/networks.h"
+
+namespace mmgan::trainer {
+
+struct TrainConfig {
+  // Data.
+  std::string dataset = "fashion-mnist";  // fashion-mnist, cifar10, folder, toy-ring8, toy-segment
+  std::string input_folder;               // cifar10: batches dir or .bin; folder: image root; fashion-mnist: idx dir
+  int64_t image_size = 32;
+  int64_t n_colors = -1;  // -1: the data set's (1 for Fashion-MNIST, 3 otherwise; set by resolve())
+  int64_t centercrop = 0;
+  std::string fmnist_fit = "pad";  // pad 28 -> 32, or resize
+  std::string on_bad_image = "skip";
+
+  // Networks (models/networks.h).
+  int arch = 0;  // 0 DCGAN, 1 standard CNN
+  int64_t z_size = 128, G_h_size = 128, D_h_size = 128;
+  bool no_batch_norm_G = false, no_batch_norm_D = false, spectral = false, spectral_G = false;
+  double leaky_slope = -1;  // -1: the paper's (0.2 DCGAN, 0.1 standard CNN)
+
+  // Optimisation.
+  int64_t batch_size = 32;
+  int64_t n_iter = 2000;
+  int64_t Diters = 1, Giters = 1;
+  double lr_D = 2e-4, lr_G = 2e-4, beta1 = 0.5, beta2 = 0.999, decay = 0, weight_decay = 0;
+  int64_t seed = 1;
+  bool resample = true;  // fresh z (and, for relativistic losses, a fresh real batch) in the G step
+
+  // Loss and penalty.
+  losses::GanLoss loss = losses::GanLoss::Hinge;
+  bool grad_penalty = true;     // on for any loss; WGAN turns it on by itself
+  bool no_grad_penalty = false;  // off even for WGAN
+  losses::PenaltyConfig penalty;  // lambda, norm, form, reduction, location, augmented, rho, smoothmax
+
+  // Run.
+  std::string output_folder = "runs";
+  std::string run_name;  // empty: <loss>-<norm>-<form>-seed<seed>-<n>
+  int64_t print_every = 500;   // sample grids
+  int64_t log_every = 10;      // metrics lines
+  int64_t margin_every = 100;  // pseudo-margins at real and fake samples
+  int64_t save_every = 500;    // checkpoints
+  int64_t n_samples = 64;      // images in each grid
+  std::string device = "cpu";
+  std::string dtype = "float32";
+
+  // The networks' configuration implied by these flags.
+  nn::NetConfig net() const;
+  // Whether the gradient penalty runs (flags and the loss together).
+  bool penalty_on() const;
+  // Fills defaults that depend on other flags (colours of the data set, the slope of the
+  // architecture) and checks every impossible combination, naming the flags at fault.
+  void resolve();
+};
+
+std::string to_json(const TrainConfig& c);
+TrainConfig config_from_json(const std::string& json, const std::string& source);
+
+}  // namespace mmgan::trainer

@@ -1,0 +1,187 @@
+// The loop of run.h. Metrics are one JSON object per line, flushed as written, so a crash keeps
+// everything up to the crash; resuming drops the lines after the checkpoint's iteration.
+#include "run.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/safetensors.h"
+#include "trainer.h"
+
+namespace mmgan::trainer {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  MMGAN_CHECK(f.good(), "cannot read ", p.string());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+fs::path new_run_dir(const TrainConfig& c) {
+  std::string base = c.run_name;
+  if (base.empty()) {
+    base = losses::gan_loss_name(c.loss);
+    if (c.penalty_on()) {
+      base += '-';
+      base += losses::to_string(c.penalty.norm);
+      base += '-';
+      base += losses::to_string(c.penalty.form);
+    }
+    base += "-seed";
+    base += std::to_string(c.seed);
+  }
+  for (int k = 0;; ++k) {
+    const fs::path p = fs::path(c.output_folder) / (base + "-" + std::to_string(k));
+    if (!fs::exists(p)) return p;
+  }
+}
+
+// Keeps only the metric lines of iterations before `iteration` (a resumed run rewrites the rest).
+void truncate_metrics(const fs::path& p, int64_t iteration) {
+  if (!fs::exists(p)) return;
+  std::ifstream in(p);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).at("iter").get<int64_t>() < iteration) kept += line + "\n";
+    } catch (const std::exception&) {
+      // A line cut short by a crash: dropped.
+    }
+  }
+  write_file_atomic(p.string(), kept);
+}
+
+std::string duration(double s) {
+  char buf[32];
+  const long t = long(s + 0.5);
+  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  return buf;
+}
+
+}  // namespace
+
+std::string train(TrainConfig cfg, const RunOptions& opts) {
+  fs::path dir;
+  if (!opts.resume_dir.empty()) {
+    dir = opts.resume_dir;
+    MMGAN_CHECK(fs::exists(dir / "config.json") && fs::exists(dir / "checkpoint.safetensors"), "--resume ",
+                dir.string(), ": not a run folder with config.json and checkpoint.safetensors");
+    cfg = config_from_json(read_file(dir / "config.json"), (dir / "config.json").string());
+    if (opts.n_iter_override > 0) cfg.n_iter = opts.n_iter_override;
+  } else {
+    cfg.resolve();
+    dir = new_run_dir(cfg);
+    fs::create_directories(dir / "samples");
+  }
+  Trainer t(cfg);
+  const fs::path ckpt = dir / "checkpoint.safetensors", metrics_path = dir / "metrics.jsonl";
+  if (!opts.resume_dir.empty()) {
+    t.load_checkpoint(ckpt.string());
+    truncate_metrics(metrics_path, t.iteration());
+    std::cerr << "resuming " << dir.string() << " at iteration " << t.iteration() << "\n";
+  }
+  write_file_atomic((dir / "config.json").string(), to_json(t.config()) + "\n");
+  std::ofstream metrics(metrics_path, std::ios::app);
+  MMGAN_CHECK(metrics.good(), "cannot write ", metrics_path.string());
+
+  const TrainConfig& c = t.config();
+  const bool tty = ::isatty(STDOUT_FILENO);
+  int64_t last_saved = opts.resume_dir.empty() ? -1 : t.iteration();
+  std::cout << "run folder " << dir.string() << ": " << losses::gan_loss_name(c.loss)
+            << (c.penalty_on() ? " + " + losses::to_string(c.penalty.norm) + " " + losses::to_string(c.penalty.form) +
+                                     " penalty (lambda " + std::to_string(c.penalty.lambda) + ")"
+                               : std::string(" (no penalty)"))
+            << ", " << t.dataset().name << " (" << t.dataset().count << " samples), " << c.n_iter << " iterations"
+            << std::endl;
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto window = start;
+  int64_t window_iters = 0;
+  const int64_t first = t.iteration();
+  auto samples_path = [&](int64_t i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "iter_%06lld.png", static_cast<long long>(i));
+    return (dir / "samples" / name).string();
+  };
+  while (t.iteration() < c.n_iter) {
+    const int64_t i = t.iteration();
+    if (i % c.print_every == 0) t.save_samples(samples_path(i));
+    StepStats s;
+    try {
+      s = t.step();
+    } catch (const Diverged& e) {
+      std::string msg = e.what();
+      msg += last_saved >= 0 ? "; the last good checkpoint is " + ckpt.string() + " (iteration " +
+                                   std::to_string(last_saved) + "), left untouched"
+                             : std::string("; no checkpoint had been written yet");
+      std::cout << (tty ? "\n" : "") << msg << std::endl;
+      throw Diverged(msg);
+    }
+    ++window_iters;
+    const int64_t done = i + 1;
+    nlohmann::json m;
+    const bool log_now = done % c.log_every == 0 || done == c.n_iter;
+    const bool margin_now = done % c.margin_every == 0;
+    if (log_now || margin_now) {
+      const auto now = clock::now();
+      m["iter"] = i;
+      m["loss_D"] = s.loss_D;
+      m["loss_G"] = s.loss_G;
+      if (c.penalty_on()) {
+        m["penalty"] = s.penalty;
+        m["grad_norm_mean"] = s.grad_norm_mean;
+        m["grad_norm_max"] = s.grad_norm_max;
+      }
+      m["sec_per_iter"] = std::chrono::duration<double>(now - window).count() / double(window_iters);
+      if (margin_now) {
+        const auto [mr, mf] = t.margins();
+        m["margin_real"] = mr;
+        m["margin_fake"] = mf;
+      }
+      metrics << m.dump() << "\n" << std::flush;
+      const double elapsed = std::chrono::duration<double>(now - start).count();
+      const double rate = double(done - first) / std::max(elapsed, 1e-9);
+      const double eta = double(c.n_iter - done) / std::max(rate, 1e-9);
+      char line[256];
+      if (tty) {
+        const int width = 30, filled = int(double(width) * double(done) / double(c.n_iter));
+        std::string bar = std::string(size_t(filled), '#') + std::string(size_t(width - filled), '.');
+        std::snprintf(line, sizeof line, "\r%lld/%lld [%s] %.2f it/s ETA %s  D %.4f G %.4f pen %.4f   ",
+                      static_cast<long long>(done), static_cast<long long>(c.n_iter), bar.c_str(), rate,
+                      duration(eta).c_str(), s.loss_D, s.loss_G, s.penalty);
+        std::cout << line << std::flush;
+      } else {
+        std::snprintf(line, sizeof line, "iter %lld/%lld  D %.4f  G %.4f  penalty %.4f  |grad| %.3f/%.3f  %.3f s/it  ETA %s",
+                      static_cast<long long>(done), static_cast<long long>(c.n_iter), s.loss_D, s.loss_G, s.penalty,
+                      s.grad_norm_mean, s.grad_norm_max, m["sec_per_iter"].get<double>(), duration(eta).c_str());
+        std::cout << line << std::endl;
+      }
+      window = clock::now();
+      window_iters = 0;
+    }
+    if (done % c.save_every == 0 || done == c.n_iter) {
+      t.save_checkpoint(ckpt.string());
+      last_saved = done;
+    }
+  }
+  t.save_samples(samples_path(t.iteration()));
+  if (tty) std::cout << "\n";
+  std::cout << "done: " << dir.string() << " (checkpoint, metrics.jsonl, samples/)" << std::endl;
+  return dir.string();
+}
+
+}  // namespace mmgan::trainer
