@@ -47,9 +47,21 @@ inline double rel_error(const Tensor& a, const Tensor& b) {
 
 inline std::string source_dir() { return MMGAN_SOURCE_DIR; }
 
+// A fresh directory under /tmp, removed with everything in it when the test process exits
+// (set MMGAN_KEEP_TEST_FILES=1 to keep them for inspection).
 inline std::filesystem::path temp_dir(const std::string& name) {
+  struct Cleanup {
+    std::vector<std::filesystem::path> dirs;
+    ~Cleanup() {
+      if (std::getenv("MMGAN_KEEP_TEST_FILES")) return;
+      std::error_code ec;
+      for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+    }
+  };
+  static Cleanup cleanup;
   auto p = std::filesystem::temp_directory_path() / ("mmgan-test-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::create_directories(p);
+  cleanup.dirs.push_back(p);
   return p;
 }
 

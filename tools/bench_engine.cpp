@@ -3,6 +3,8 @@
 #include <benchmark/benchmark.h>
 
 #include "engine/mmgan.h"
+#include "losses/gan_loss.h"
+#include "losses/gradient_penalty.h"
 
 namespace {
 
@@ -43,8 +45,7 @@ void BM_Matmul(benchmark::State& st) {
 BENCHMARK(BM_Matmul)->Arg(256)->Arg(1024);
 
 // One critic step with an L-inf hinge gradient penalty (forward, create_graph backward, outer
-// backward, Adam) for a 3-layer MLP critic on 3x32x32 inputs: the engine's overhead per op at
-// realistic sizes, before convolutions exist.
+// backward, Adam) for a 3-layer MLP critic on 3x32x32 inputs: the engine's overhead per op.
 void BM_PenaltyStepMLP(benchmark::State& st) {
   Generator g(1);
   const int64_t batch = st.range(0), d = 3 * 32 * 32;
@@ -54,23 +55,58 @@ void BM_PenaltyStepMLP(benchmark::State& st) {
   Adam opt(p, {2e-4, 0.5, 0.999, 1e-8, 0});
   auto critic = [&](const Tensor& x) {
     Tensor h = leaky_relu(linear(flatten(x, 1), p[0], p[1]), 0.2);
-    return linear(leaky_relu(linear(h, p[2], p[3]), 0.2), p[4], p[5]);
+    return linear(leaky_relu(linear(h, p[2], p[3]), 0.2), p[4], p[5]).reshape({-1});
   };
+  losses::PenaltyConfig pc;
+  pc.enabled = true;
   Tensor xr = rand({batch, 3, 32, 32}, g), xf = rand({batch, 3, 32, 32}, g);
   for (auto _ : st) {
-    Tensor u = rand({batch, 1, 1, 1}, g);
-    Tensor xhat = (u * xr + (1.0 - u) * xf).detach().requires_grad_(true);
-    GradOptions go;
-    go.create_graph = true;
-    Tensor gx = grad({sum(critic(xhat))}, {xhat}, {}, go)[0];
-    Tensor loss = mean(relu(1.0 - critic(xr))) + mean(relu(1.0 + critic(xf))) +
-                  20.0 * mean(relu(linf_norm_per_sample(gx) - 1.0));
+    const Tensor u = rand({batch, 1, 1, 1}, g);
+    const auto pen = losses::gradient_penalty(critic, losses::penalty_points(xr, xf, u, pc.where), pc);
+    Tensor loss = losses::d_loss(losses::GanLoss::Hinge, critic(xr), critic(xf)) + pen.loss;
     opt.zero_grad();
     loss.backward();
     opt.step();
   }
 }
 BENCHMARK(BM_PenaltyStepMLP)->Arg(32)->Arg(64)->Unit(benchmark::kMillisecond);
+
+// The convolution family on every conv shape of DCGAN32's D (h = 128) at batch 32: forward,
+// input gradient (conv_transpose2d) and weight gradient. Args: C_in, C_out, input size, stride, pad.
+void conv_counters(benchmark::State& st, int64_t n, int64_t c, int64_t o, int64_t out_hw) {
+  const double flop = 2.0 * double(n) * double(c * 16) * double(o) * double(out_hw * out_hw);
+  st.counters["FLOP/s"] = benchmark::Counter(flop, benchmark::Counter::kIsIterationInvariantRate);
+}
+void BM_Conv2dForward(benchmark::State& st) {
+  Generator g(1);
+  const int64_t n = 32, c = st.range(0), o = st.range(1), hw = st.range(2), s = st.range(3), pd = st.range(4);
+  Tensor x = randn({n, c, hw, hw}, g), w = randn({o, c, 4, 4}, g);
+  Tensor y;
+  for (auto _ : st) benchmark::DoNotOptimize((y = conv2d(x, w, {}, ConvParams(s, pd))).view().data);
+  conv_counters(st, n, c, o, y.size(2));
+}
+void BM_Conv2dInputGrad(benchmark::State& st) {
+  Generator g(1);
+  const int64_t n = 32, c = st.range(0), o = st.range(1), hw = st.range(2), s = st.range(3), pd = st.range(4);
+  const int64_t ohw = (hw + 2 * pd - 4) / s + 1;
+  Tensor gy = randn({n, o, ohw, ohw}, g), w = randn({o, c, 4, 4}, g);
+  for (auto _ : st) benchmark::DoNotOptimize(conv_transpose2d_to(gy, w, hw, hw, {}, ConvParams(s, pd)).view().data);
+  conv_counters(st, n, c, o, ohw);
+}
+void BM_Conv2dWeightGrad(benchmark::State& st) {
+  Generator g(1);
+  const int64_t n = 32, c = st.range(0), o = st.range(1), hw = st.range(2), s = st.range(3), pd = st.range(4);
+  const int64_t ohw = (hw + 2 * pd - 4) / s + 1;
+  Tensor x = randn({n, c, hw, hw}, g), gy = randn({n, o, ohw, ohw}, g);
+  for (auto _ : st) benchmark::DoNotOptimize(conv2d_weight(x, gy, 4, 4, ConvParams(s, pd)).view().data);
+  conv_counters(st, n, c, o, ohw);
+}
+#define DCGAN32_D_SHAPES                                                                                \
+  Args({3, 128, 32, 2, 1})->Args({128, 256, 16, 2, 1})->Args({256, 512, 8, 2, 1})->Args({512, 1, 4, 1, 0}) \
+      ->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_Conv2dForward)->DCGAN32_D_SHAPES;
+BENCHMARK(BM_Conv2dInputGrad)->DCGAN32_D_SHAPES;
+BENCHMARK(BM_Conv2dWeightGrad)->DCGAN32_D_SHAPES;
 
 }  // namespace
 
