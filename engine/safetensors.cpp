@@ -40,6 +40,10 @@ void SafeTensors::add(const std::string& name, const Tensor& t, const std::strin
   file_dtype[name] = d;
 }
 
+void SafeTensors::add_all(const SafeTensors& other, const std::string& prefix) {
+  for (const std::string& n : other.names) add(prefix + n, other.tensors.at(n), other.file_dtype.at(n));
+}
+
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -23,6 +23,8 @@ struct SafeTensors {
   // Adds a tensor; file dtype "" keeps its own (F32/F64); "I64" stores integers (e.g. BatchNorm's
   // num_batches_tracked), which must then be integral.
   void add(const std::string& name, const Tensor& t, const std::string& file_dtype = "");
+  // Adds every tensor of other (names prefixed, file dtypes kept), e.g. a module's state_dict.
+  void add_all(const SafeTensors& other, const std::string& prefix = "");
 };
 
 void save_safetensors(const std::string& path, const SafeTensors& st);

@@ -104,54 +104,12 @@ std::map<std::string, std::string> config_fields(const NetConfig& c) {
           {"leaky_slope", exact(c.leaky_slope)}};
 }
 
-// Adds a module's state to st under `prefix` with the file dtypes of state_dict (num_batches_tracked: I64).
-void add_state(SafeTensors& st, const std::string& prefix, const SafeTensors& state) {
-  for (const std::string& n : state.names) {
-    auto it = state.file_dtype.find(n);
-    st.add(prefix + n, state.at(n), it == state.file_dtype.end() ? "" : it->second);
-  }
-}
 bool is_counter(const std::string& name) {
   const std::string s = "num_batches_tracked";
   return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
 }
 void add_buffers(SafeTensors& st, const std::string& prefix, const nn::Module& m) {
   for (const auto& [n, t] : m.named_buffers()) st.add(prefix + n, t.detach().clone(), is_counter(n) ? "I64" : "");
-}
-
-double min_abs(const std::vector<Tensor>& ts) {
-  double m = INFINITY;
-  for (const Tensor& t : ts)
-    for (double v : t.to_vector()) m = std::min(m, std::fabs(v));
-  return m;
-}
-
-int64_t count_positive(const Tensor& t) {
-  int64_t n = 0;
-  for (double v : t.to_vector()) n += v > 0;
-  return n;
-}
-
-// Per sample, the gap between the largest and second largest |g| relative to the largest: the L-inf
-// norm's gradient is only the same in both engines without (near-)ties.
-double min_linf_gap(const Tensor& g) {
-  const std::vector<double> v = g.to_vector();
-  const int64_t n = g.size(0), k = g.numel() / n;
-  double gap = INFINITY;
-  for (int64_t i = 0; i < n; ++i) {
-    std::vector<double> row(v.begin() + i * k, v.begin() + (i + 1) * k);
-    for (double& x : row) x = std::fabs(x);
-    std::partial_sort(row.begin(), row.begin() + 2, row.end(), std::greater<>());
-    gap = std::min(gap, (row[0] - row[1]) / row[0]);
-  }
-  return gap;
-}
-
-std::string values_str(const Tensor& t) {
-  std::ostringstream os;
-  os.precision(6);
-  for (double v : t.to_vector()) os << v << " ";
-  return os.str();
 }
 
 // The paper's D step, as the official code computes it (D in train mode for all three calls).
@@ -182,21 +140,6 @@ CriticStep critic_step(nn::Module& D, const Tensor& x_real, const Tensor& x_fake
 std::string output_layer_weight(const NetConfig& c) {
   if (c.arch == Arch::StandardCNN) return "dense.weight";
   return c.spectral_D ? "" : "main.End-Conv2d.weight";
-}
-
-// test::run_oracle, but the script's summary (the worst errors) is printed on success too, with its time.
-void run_oracle_verbose(const std::string& args) {
-  const std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tests/oracle/model_parity.py " + args + " 2>&1";
-  const auto t0 = std::chrono::steady_clock::now();
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  while (size_t k = std::fread(buf, 1, sizeof buf, p)) out.append(buf, k);
-  const int rc = ::pclose(p);
-  ASSERT_EQ(rc, 0) << cmd << "\n" << out;
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("  oracle (%.1f s): %s", s, out.c_str());
 }
 
 class ModelParity : public ::testing::TestWithParam<Variant> {};
@@ -238,19 +181,19 @@ TEST_P(ModelParity, CriticStepGradientsAndBuffersMatchPyTorch) {
   const CriticStep st = critic_step(*D, x_real, x_fake, u);
   ASSERT_EQ(shape_str(st.y_real.shape()), shape_str(Shape{n})) << "D output shape";
   const Tensor excess = add(st.norms, -1.0);
-  ASSERT_GT(min_abs({rsub(1.0, st.y_real), add(st.y_fake, 1.0)}), kMargin) << "a hinge argument sits at its kink";
-  ASSERT_GT(min_abs({excess}), kMargin) << "a gradient norm sits at 1; norms: " << values_str(st.norms);
-  ASSERT_GT(min_linf_gap(st.g), kMargin) << "near-tie in |grad_xhat D|";
+  ASSERT_GT(test::min_abs({rsub(1.0, st.y_real), add(st.y_fake, 1.0)}), kMargin) << "a hinge argument sits at its kink";
+  ASSERT_GT(test::min_abs({excess}), kMargin) << "a gradient norm sits at 1; norms: " << test::values_str(st.norms);
+  ASSERT_GT(test::min_linf_gap(st.g), kMargin) << "near-tie in |grad_xhat D|";
   // (The LeakyReLU kinks inside D are out of reach here; both engines' pre-activations agree to ~1e-15, so
   // one taking different branches would need a value within that of 0: improbable, and these seeds are fixed.)
-  const int64_t active = count_positive(excess);
+  const int64_t active = test::count_positive(excess);
   if (!out_w.empty()) {
-    ASSERT_GT(active, 0) << "norms: " << values_str(st.norms);
-    ASSERT_LT(active, n) << "norms: " << values_str(st.norms);
+    ASSERT_GT(active, 0) << "norms: " << test::values_str(st.norms);
+    ASSERT_LT(active, n) << "norms: " << test::values_str(st.norms);
   }
   std::printf("[%s] penalty active on %lld/%lld (norms %s), real hinge on %lld, fake hinge on %lld, loss %.6f\n",
-              v.name.c_str(), (long long)active, (long long)n, values_str(st.norms).c_str(),
-              (long long)count_positive(rsub(1.0, st.y_real)), (long long)count_positive(add(st.y_fake, 1.0)),
+              v.name.c_str(), (long long)active, (long long)n, test::values_str(st.norms).c_str(),
+              (long long)test::count_positive(rsub(1.0, st.y_real)), (long long)test::count_positive(add(st.y_fake, 1.0)),
               st.total.item());
 
   // The outer gradient into .grad of every parameter, as training takes it (test_parity_torch.cpp shows
@@ -268,7 +211,7 @@ TEST_P(ModelParity, CriticStepGradientsAndBuffersMatchPyTorch) {
   SafeTensors out;
   out.metadata = config_fields(v.cfg);
   out.metadata["lambda"] = exact(kLambda);
-  add_state(out, "D.", before);
+  out.add_all(before, "D.");
   out.add("x_real", x_real);
   out.add("x_fake", x_fake);
   out.add("u", u);
@@ -280,14 +223,14 @@ TEST_P(ModelParity, CriticStepGradientsAndBuffersMatchPyTorch) {
   out.add("y_fake", st.y_fake.detach());
   out.add("y_hat", st.y_hat.detach());
   out.add("norms", st.norms.detach());
-  add_state(out, "G.", g_state);
+  out.add_all(g_state, "G.");
   out.add("z", z);
   out.add("G_out", g_out);
   add_buffers(out, "G_after.", *G);
   const auto dir = test::temp_dir("models");
   const std::string path = (dir / ("step_" + v.name + ".safetensors")).string();
   save_safetensors(path, out);
-  run_oracle_verbose("step " + path);
+  test::run_oracle("model_parity.py", "step " + path);
   std::filesystem::remove(path);  // ~50 MB for the standard CNN; kept when the oracle fails
 }
 
@@ -308,7 +251,7 @@ TEST_P(ModelParity, PyTorchWeightsLoadAndGiveTheSameOutputs) {
   json << "\"seed\": 7, \"batch\": " << v.batch << "}";
   const auto dir = test::temp_dir("models");
   const std::string path = (dir / ("export_" + v.name + ".safetensors")).string();
-  run_oracle_verbose("export '" + json.str() + "' " + path);
+  test::run_oracle("model_parity.py", "export '" + json.str() + "' " + path);
   if (HasFatalFailure()) return;
   const SafeTensors st = load_safetensors(path);
   std::filesystem::remove(path);

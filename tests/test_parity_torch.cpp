@@ -79,42 +79,6 @@ struct Critic {
   }
 };
 
-// Smallest |v| over the values of all tensors: how close anything sits to a kink at 0.
-double min_abs(const std::vector<Tensor>& ts) {
-  double m = INFINITY;
-  for (const Tensor& t : ts)
-    for (double v : t.to_vector()) m = std::min(m, std::fabs(v));
-  return m;
-}
-
-int64_t count_positive(const Tensor& t) {
-  int64_t n = 0;
-  for (double v : t.to_vector()) n += v > 0;
-  return n;
-}
-
-// For each sample, the gap between the largest and second largest |g| relative to the largest
-// (the L-inf norm's gradient is only well defined, and equal to PyTorch's, without ties).
-double min_linf_gap(const Tensor& g) {
-  const std::vector<double> v = g.to_vector();
-  const int64_t n = g.size(0), k = g.numel() / n;
-  double gap = INFINITY;
-  for (int64_t i = 0; i < n; ++i) {
-    std::vector<double> row(v.begin() + i * k, v.begin() + (i + 1) * k);
-    for (double& x : row) x = std::fabs(x);
-    std::partial_sort(row.begin(), row.begin() + 2, row.end(), std::greater<>());
-    gap = std::min(gap, (row[0] - row[1]) / row[0]);
-  }
-  return gap;
-}
-
-std::string values_str(const Tensor& t) {
-  std::ostringstream os;
-  os.precision(6);
-  for (double v : t.to_vector()) os << v << " ";
-  return os.str();
-}
-
 class PenaltyParity : public ::testing::TestWithParam<PenaltyCase> {};
 
 TEST_P(PenaltyParity, LossNormsAndParameterGradientsMatchPyTorch) {
@@ -178,20 +142,20 @@ TEST_P(PenaltyParity, LossNormsAndParameterGradientsMatchPyTorch) {
 
   // Keep every kink out of reach of rounding, so both engines take the same branch everywhere.
   if (!f.tanh_act) {
-    ASSERT_GT(min_abs(pre), kMargin) << "a hidden pre-activation sits at a LeakyReLU kink";
+    ASSERT_GT(test::min_abs(pre), kMargin) << "a hidden pre-activation sits at a LeakyReLU kink";
   }
-  ASSERT_GT(min_abs({hinge_r, hinge_f}), kMargin) << "a hinge argument sits at its kink";
-  ASSERT_GT(min_abs({excess}), kMargin) << "a gradient norm sits at 1; norms: " << values_str(norms);
+  ASSERT_GT(test::min_abs({hinge_r, hinge_f}), kMargin) << "a hinge argument sits at its kink";
+  ASSERT_GT(test::min_abs({excess}), kMargin) << "a gradient norm sits at 1; norms: " << test::values_str(norms);
   if (c.norm == "linf") {
-    ASSERT_GT(min_linf_gap(gx), kMargin) << "near-tie in |grad_xhat f|";
+    ASSERT_GT(test::min_linf_gap(gx), kMargin) << "near-tie in |grad_xhat f|";
   }
   // The penalty must be active for some samples and inactive for others (else it tests nothing).
-  const int64_t active = count_positive(excess);
-  ASSERT_GT(active, 0) << "norms: " << values_str(norms);
-  ASSERT_LT(active, kBatch) << "norms: " << values_str(norms);
+  const int64_t active = test::count_positive(excess);
+  ASSERT_GT(active, 0) << "norms: " << test::values_str(norms);
+  ASSERT_LT(active, kBatch) << "norms: " << test::values_str(norms);
   std::printf("[%s] penalty active on %lld/%lld, real hinge on %lld, fake hinge on %lld, loss %.6f\n",
               case_name(c).c_str(), (long long)active, (long long)kBatch,
-              (long long)count_positive(hinge_r), (long long)count_positive(hinge_f), loss.item());
+              (long long)test::count_positive(hinge_r), (long long)test::count_positive(hinge_f), loss.item());
 
   // Outer gradient with grad(), w.r.t. every parameter and xhat. With LeakyReLU, grad_xhat f is
   // piecewise constant: the engine, whose masks are constants, records no path from xhat to the

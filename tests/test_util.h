@@ -2,7 +2,12 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <functional>
+#include <sstream>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -71,9 +76,11 @@ inline bool torch_available() {
   return ok;
 }
 
-// Runs tests/oracle/<script> with arguments; fails the test with the script's output if it fails.
+// Runs tests/oracle/<script> with arguments; fails the test with the script's output if it fails,
+// and prints its summary (the worst errors) with its time when it passes.
 inline void run_oracle(const std::string& script, const std::string& args) {
   const std::string cmd = "/usr/bin/python3 " + source_dir() + "/tests/oracle/" + script + " " + args + " 2>&1";
+  const auto t0 = std::chrono::steady_clock::now();
   FILE* p = ::popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;
@@ -81,6 +88,41 @@ inline void run_oracle(const std::string& script, const std::string& args) {
   while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   const int rc = ::pclose(p);
   ASSERT_EQ(rc, 0) << cmd << "\n" << out;
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("  oracle %s (%.1f s): %s", script.c_str(), s, out.c_str());
+}
+
+// Closeness of inputs to the kinks where two engines may legitimately differ: the smallest |v| over
+// all values (relu, abs at 0), how many values are positive (hinges active), and per sample the gap
+// between the largest and second largest |g| relative to the largest (L-inf norm ties).
+inline double min_abs(const std::vector<Tensor>& ts) {
+  double m = INFINITY;
+  for (const Tensor& t : ts)
+    for (double v : t.to_vector()) m = std::min(m, std::fabs(v));
+  return m;
+}
+inline int64_t count_positive(const Tensor& t) {
+  int64_t n = 0;
+  for (double v : t.to_vector()) n += v > 0;
+  return n;
+}
+inline double min_linf_gap(const Tensor& g) {
+  const std::vector<double> v = g.to_vector();
+  const int64_t n = g.size(0), k = g.numel() / n;
+  double gap = INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<double> row(v.begin() + i * k, v.begin() + (i + 1) * k);
+    for (double& x : row) x = std::fabs(x);
+    std::partial_sort(row.begin(), row.begin() + 2, row.end(), std::greater<>());
+    gap = std::min(gap, (row[0] - row[1]) / row[0]);
+  }
+  return gap;
+}
+inline std::string values_str(const Tensor& t) {
+  std::ostringstream os;
+  os.precision(6);
+  for (double v : t.to_vector()) os << v << " ";
+  return os.str();
 }
 
 #define MMGAN_REQUIRE_TORCH()                                                                        \

@@ -40,11 +40,6 @@ void set_grads(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
   for (size_t i = 0; i < params.size(); ++i) params[i].set_grad(grads[i].defined() ? grads[i].detach() : zeros_like(params[i]));
 }
 
-void add_state(SafeTensors& st, const std::string& prefix, const nn::Module& m) {
-  const SafeTensors s = m.state_dict();
-  for (const std::string& n : s.names) st.add(prefix + n, s.tensors.at(n), s.file_dtype.at(n));
-}
-
 void add_optimizer(SafeTensors& st, const std::string& prefix, const nn::Module& m, Adam& opt) {
   const auto named = m.named_parameters();
   for (size_t i = 0; i < named.size(); ++i) {
@@ -133,8 +128,8 @@ StepStats Trainer::step(SafeTensors* capture) {
   const int64_t it = iteration_;
   if (capture) {
     MMGAN_CHECK(cfg_.Diters == 1 && cfg_.Giters == 1, "step-dump records one D and one G step: use --Diters 1 --Giters 1");
-    add_state(*capture, "G.", *G_);
-    add_state(*capture, "D.", *D_);
+    capture->add_all(G_->state_dict(), "G.");
+    capture->add_all(D_->state_dict(), "D.");
   }
   const std::vector<Tensor> d_params = D_->parameters(), g_params = G_->parameters();
 
@@ -187,7 +182,7 @@ StepStats Trainer::step(SafeTensors* capture) {
     optD_->step();
     if (cfg_.penalty.enabled && cfg_.penalty.augmented) lagrange_ -= cfg_.penalty.rho * s.penalty;
   }
-  if (capture) add_state(*capture, "D_after.", *D_);
+  if (capture) capture->add_all(D_->state_dict(), "D_after.");
 
   for (int64_t t = 0; t < cfg_.Giters; ++t) {
     optG_->zero_grad();
@@ -253,8 +248,8 @@ void Trainer::save_samples(const std::string& png_path) {
 
 SafeTensors Trainer::checkpoint() const {
   SafeTensors st;
-  add_state(st, "G.", *G_);
-  add_state(st, "D.", *D_);
+  st.add_all(G_->state_dict(), "G.");
+  st.add_all(D_->state_dict(), "D.");
   add_optimizer(st, "optG.", *G_, *optG_);
   add_optimizer(st, "optD.", *D_, *optD_);
   st.add("z_test", z_test_);

@@ -101,17 +101,21 @@ void conv2d_t(const ConvGeom& g, const T* x, const T* w, T* y) {
   onp_to_nop(tmp.data(), g.n, g.o, P, y);
 }
 
+// gy [N, O, P] as the [O, N*P] matrix GEMM needs: gy itself when N = 1, else a permuted copy in tmp.
+template <class T>
+const T* gy_as_matrix(const ConvGeom& g, const T* gy, std::vector<T>& tmp) {
+  if (g.n == 1) return gy;
+  tmp.resize(size_t(g.o * g.n * g.out_pixels()));
+  nop_to_onp(gy, g.n, g.o, g.out_pixels(), tmp.data());
+  return tmp.data();
+}
+
 template <class T>
 void input_grad_t(const ConvGeom& g, const T* gy, const T* w, T* gx) {
-  const int64_t P = g.out_pixels(), NP = g.n * P, K = g.col_rows();
+  const int64_t NP = g.n * g.out_pixels(), K = g.col_rows();
   const DType t = sizeof(T) == 4 ? DType::F32 : DType::F64;
   std::vector<T> tmp;
-  const T* gyp = gy;
-  if (g.n > 1) {
-    tmp.resize(size_t(g.o * NP));
-    nop_to_onp(gy, g.n, g.o, P, tmp.data());
-    gyp = tmp.data();
-  }
+  const T* gyp = gy_as_matrix(g, gy, tmp);
   std::vector<T> cols(size_t(K * NP));
   gemm(t, true, false, K, NP, g.o, 1.0, w, K, gyp, NP, 0.0, cols.data(), NP);
   col2im(g, cols.data(), gx);
@@ -119,15 +123,10 @@ void input_grad_t(const ConvGeom& g, const T* gy, const T* w, T* gx) {
 
 template <class T>
 void weight_grad_t(const ConvGeom& g, const T* x, const T* gy, T* gw) {
-  const int64_t P = g.out_pixels(), NP = g.n * P, K = g.col_rows();
+  const int64_t NP = g.n * g.out_pixels(), K = g.col_rows();
   const DType t = sizeof(T) == 4 ? DType::F32 : DType::F64;
   std::vector<T> tmp;
-  const T* gyp = gy;
-  if (g.n > 1) {
-    tmp.resize(size_t(g.o * NP));
-    nop_to_onp(gy, g.n, g.o, P, tmp.data());
-    gyp = tmp.data();
-  }
+  const T* gyp = gy_as_matrix(g, gy, tmp);
   std::vector<T> cols(size_t(K * NP));
   im2col(g, x, cols.data());
   gemm(t, false, true, g.o, K, NP, 1.0, gyp, NP, cols.data(), NP, 0.0, gw, K);
