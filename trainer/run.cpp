@@ -64,6 +64,12 @@ void truncate_metrics(const fs::path& p, int64_t iteration) {
   write_file_atomic(p.string(), kept);
 }
 
+std::string exact_short(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 std::string duration(double s) {
   char buf[32];
   const long t = long(s + 0.5);
@@ -103,10 +109,11 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
   int64_t last_saved = opts.resume_dir.empty() ? -1 : t.iteration();
   std::cout << "run folder " << dir.string() << ": " << losses::gan_loss_name(c.loss)
             << (c.penalty_on() ? " + " + losses::to_string(c.penalty.norm) + " " + losses::to_string(c.penalty.form) +
-                                     " penalty (lambda " + std::to_string(c.penalty.lambda) + ")"
+                                     " penalty (lambda " + exact_short(c.penalty.lambda) + ")"
                                : std::string(" (no penalty)"))
-            << ", " << t.dataset().name << " (" << t.dataset().count << " samples), " << c.n_iter << " iterations"
-            << std::endl;
+            << ", " << t.dataset().name << " (" << t.dataset().count << " samples"
+            << (t.dataset().skipped ? ", " + std::to_string(t.dataset().skipped) + " unreadable files skipped" : "")
+            << "), " << c.n_iter << " iterations" << std::endl;
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto window = start;
