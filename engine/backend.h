@@ -63,4 +63,29 @@ Backend& backend_for(Device d);
 // True when mmgan was built with the CUDA backend and a CUDA device is present.
 bool cuda_available();
 
+// CUDA numerics (process-wide). conv_tf32: cuDNN convolutions may use TF32 tensor cores, as
+// PyTorch's torch.backends.cudnn.allow_tf32 (default true); matmul_tf32: cuBLAS GEMMs may, as
+// torch.backends.cuda.matmul.allow_tf32 (default false). No effect in a build without CUDA.
+struct CudaMath {
+  bool conv_tf32 = true;
+  bool matmul_tf32 = false;
+};
+CudaMath cuda_math();
+void set_cuda_math(CudaMath m);
+// Sets exact float32 (no TF32 anywhere) for a scope, then restores the previous mode.
+class ExactFloat32Scope {
+ public:
+  ExactFloat32Scope() : saved_(cuda_math()) { set_cuda_math({false, false}); }
+  ~ExactFloat32Scope() { set_cuda_math(saved_); }
+  ExactFloat32Scope(const ExactFloat32Scope&) = delete;
+  ExactFloat32Scope& operator=(const ExactFloat32Scope&) = delete;
+
+ private:
+  CudaMath saved_;
+};
+
+// Waits until all work queued on the device is done (a no-op for the CPU); benchmarks and the
+// trainer's timing use it, ops never need it.
+void synchronize(Device d);
+
 }  // namespace mmgan

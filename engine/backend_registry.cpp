@@ -9,6 +9,12 @@
 namespace mmgan {
 
 Backend& cpu_backend();
+#ifdef MMGAN_HAS_CUDA
+Backend& cuda_backend(int index);
+CudaMath cuda_backend_math();
+void cuda_backend_set_math(CudaMath m);
+void cuda_backend_synchronize(int index);
+#endif
 
 Device Device::parse(const std::string& s) {
   if (s == "cpu") return cpu();
@@ -33,9 +39,32 @@ bool cuda_available() {
 Backend& backend_for(Device d) {
   if (d.type == DeviceType::CPU) return cpu_backend();
 #ifdef MMGAN_HAS_CUDA
-  MMGAN_FAIL("device ", d.str(), ": the CUDA backend's ops are not implemented yet in this build");
+  return cuda_backend(d.index);
 #else
   MMGAN_FAIL("device ", d.str(), ": mmgan was built without CUDA (-DMMGAN_CUDA=OFF or no nvcc found)");
+#endif
+}
+
+CudaMath cuda_math() {
+#ifdef MMGAN_HAS_CUDA
+  return cuda_backend_math();
+#else
+  return {};
+#endif
+}
+
+void set_cuda_math(CudaMath m) {
+#ifdef MMGAN_HAS_CUDA
+  cuda_backend_set_math(m);
+#else
+  (void)m;
+#endif
+}
+
+void synchronize(Device d) {
+  if (d.type == DeviceType::CPU) return;
+#ifdef MMGAN_HAS_CUDA
+  cuda_backend_synchronize(d.index);
 #endif
 }
 

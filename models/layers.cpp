@@ -97,7 +97,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
               ", H, W], got ", x.str());
   if (is_training()) {
     NoGradGuard ng;
-    num_batches_tracked_->fill_(num_batches_tracked_->item() + 1);
+    num_batches_tracked_->copy_(*num_batches_tracked_ + 1.0);  // on the device: no host round trip
   }
   return batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_, is_training(), momentum, eps);
 }

@@ -86,14 +86,23 @@ void Module::load_state_dict(const SafeTensors& st, const std::string& prefix, b
   walk(*this, prefix, true, true, [&](const std::string& n, Slot& s, bool) { s.tensor.copy_(st.at(n)); });
 }
 
-void Module::to(DType t) {
+template <class Keep, class Convert>
+void Module::replace_tensors(Keep keep, Convert convert) {
   NoGradGuard ng;
   walk(*this, "", true, true, [&](const std::string&, Slot& s, bool is_param) {
-    if (s.tensor.dtype() == t) return;
-    Tensor c = s.tensor.detach().to(t);
+    if (keep(s.tensor)) return;
+    Tensor c = convert(s.tensor.detach());
     if (is_param) c.requires_grad_(s.tensor.requires_grad());
     s.tensor = c;
   });
+}
+
+void Module::to(DType t) {
+  replace_tensors([&](const Tensor& x) { return x.dtype() == t; }, [&](const Tensor& x) { return x.to(t); });
+}
+
+void Module::to(Device d) {
+  replace_tensors([&](const Tensor& x) { return x.device() == d; }, [&](const Tensor& x) { return x.to(d); });
 }
 
 void Module::check_new_name(const std::string& name) const {

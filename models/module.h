@@ -45,6 +45,7 @@ class Module {
   // Converts every parameter and buffer; parameters stay leaves and keep their requires_grad.
   // The tensors are replaced, so optimisers must be built after this call.
   void to(DType t);
+  void to(Device d);  // the same for the device
 
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
@@ -69,6 +70,9 @@ class Module {
   // Module or const Module.
   template <class Self, class F>
   static void walk(Self& m, const std::string& prefix, bool params, bool buffers, F&& f);
+  // Replaces every parameter and buffer t for which keep(t) is false by convert(t) (to()).
+  template <class Keep, class Convert>
+  void replace_tensors(Keep keep, Convert convert);
 
   bool training_ = true;
   // deques: references returned by register_* stay valid as more entries are added.

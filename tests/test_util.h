@@ -125,6 +125,12 @@ inline std::string values_str(const Tensor& t) {
   return os.str();
 }
 
+// Skips the current test cleanly on machines without a CUDA device (or builds without CUDA).
+#define MMGAN_REQUIRE_CUDA()                                                                         \
+  do {                                                                                               \
+    if (!::mmgan::cuda_available()) GTEST_SKIP() << "no CUDA device (or built with -DMMGAN_CUDA=OFF)"; \
+  } while (0)
+
 #define MMGAN_REQUIRE_TORCH()                                                                        \
   do {                                                                                               \
     if (!::mmgan::test::torch_available())                                                           \

@@ -6,6 +6,7 @@
 
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
 #include "losses/gan_loss.h"
 #include "losses/gradient_penalty.h"
@@ -89,6 +90,7 @@ std::string meta(const SafeTensors& st, const std::string& key, const std::strin
 Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
     : cfg_(std::move(cfg)), device_(Device::parse(cfg_.device)), rng_(noise_seed(cfg_.seed)) {
   cfg_.resolve();
+  (void)backend_for(device_);  // fail before loading data when the device does not exist
   dtype_ = cfg_.dtype == "float64" ? DType::F64 : DType::F32;
   data_ = dataset ? std::move(dataset) : load_dataset(cfg_);
   const Shape want{cfg_.n_colors, cfg_.image_size, cfg_.image_size};
@@ -105,19 +107,19 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
   G_ = nn::make_generator(net, init);
   D_ = nn::make_discriminator(net, init);
   if (dtype_ != DType::F64) G_->to(dtype_), D_->to(dtype_);
-  // Moving to another device is the CUDA backend's part; the CPU path is the reference.
-  MMGAN_CHECK(device_.type == DeviceType::CPU, "--device ", cfg_.device, ": training on CUDA needs the CUDA backend, not built yet");
+  // Initialised on the CPU, then moved: a CUDA run starts from the same weights as a CPU run.
+  G_->to(device_), D_->to(device_);
   optD_ = std::make_unique<Adam>(D_->parameters(), AdamOptions{cfg_.lr_D, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
   optG_ = std::make_unique<Adam>(G_->parameters(), AdamOptions{cfg_.lr_G, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
-  z_test_ = randn({cfg_.n_samples, cfg_.z_size, 1, 1}, init, dtype_);
+  z_test_ = randn({cfg_.n_samples, cfg_.z_size, 1, 1}, init, dtype_, device_);
   lagrange_ = cfg_.penalty.lambda;
 }
 
 Trainer::~Trainer() = default;
 
-Tensor Trainer::next_real() { return real_->next().to(dtype_); }
+Tensor Trainer::next_real() { return real_->next().to(device_).to(dtype_); }
 
-Tensor Trainer::noise(int64_t n) { return randn({n, cfg_.z_size, 1, 1}, rng_, dtype_); }
+Tensor Trainer::noise(int64_t n) { return randn({n, cfg_.z_size, 1, 1}, rng_, dtype_, device_); }
 
 Tensor Trainer::critic(const Tensor& x) { return (*D_)(x); }
 
@@ -151,7 +153,7 @@ StepStats Trainer::step(SafeTensors* capture) {
     Tensor u;
     PenaltyTerms pen;
     if (cfg_.penalty.enabled) {
-      u = rand({B, 1, 1, 1}, rng_, dtype_);
+      u = rand({B, 1, 1, 1}, rng_, dtype_, device_);
       const Tensor xhat = penalty_points(x_real, x_fake, u, cfg_.penalty.where);
       pen = gradient_penalty([this](const Tensor& x) { return critic(x); }, xhat, cfg_.penalty, lagrange_);
       total = total + pen.loss;
@@ -222,12 +224,13 @@ std::pair<double, double> Trainer::margins() {
   // Batches from their own streams, so the metric never moves the training data or noise.
   const Tensor x = data_->gather(data::BatchSampler(data_->count, cfg_.batch_size, data_seed(cfg_.seed) + 1)
                                      .indices(uint64_t(iteration_)))
+                       .to(device_)
                        .to(dtype_);
   Tensor fake;
   {
     NoGradGuard ng;
     Generator g(noise_seed(cfg_.seed) + 1 + uint64_t(iteration_));  // its own stream: never advances rng_
-    fake = (*G_)(randn({cfg_.batch_size, cfg_.z_size, 1, 1}, g, dtype_));
+    fake = (*G_)(randn({cfg_.batch_size, cfg_.z_size, 1, 1}, g, dtype_, device_));
   }
   const auto f = [this](const Tensor& t) { return critic(t); };
   const double mr = losses::pseudo_margin(f, x, 1.0, cfg_.penalty.norm).mean().item();

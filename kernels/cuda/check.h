@@ -24,3 +24,20 @@ struct CudaError : std::runtime_error {
 
 // After a kernel launch: catches bad launch configurations at the launch site.
 #define MMGAN_CUDA_CHECK_LAUNCH() MMGAN_CUDA_CHECK(cudaGetLastError())
+
+// cuBLAS and cuDNN status codes (include cublas_v2.h / cudnn.h before using these).
+#define MMGAN_CUBLAS_CHECK(expr)                                                            \
+  do {                                                                                      \
+    const cublasStatus_t mmgan_st_ = (expr);                                                \
+    if (mmgan_st_ != CUBLAS_STATUS_SUCCESS)                                                 \
+      ::mmgan::kernels::throw_cuda_error(__FILE__, __LINE__, #expr,                         \
+                                         cublasGetStatusString(mmgan_st_));                 \
+  } while (0)
+
+#define MMGAN_CUDNN_CHECK(expr)                                                             \
+  do {                                                                                      \
+    const cudnnStatus_t mmgan_st_ = (expr);                                                 \
+    if (mmgan_st_ != CUDNN_STATUS_SUCCESS)                                                  \
+      ::mmgan::kernels::throw_cuda_error(__FILE__, __LINE__, #expr,                         \
+                                         cudnnGetErrorString(mmgan_st_));                   \
+  } while (0)

@@ -25,7 +25,7 @@ int device_count() {
 }
 
 const char* device_description(int index) {
-  static thread_local char buf[256];
+  static thread_local char buf[320];  // prop.name is up to 256 chars
   cudaDeviceProp prop{};
   MMGAN_CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
   std::snprintf(buf, sizeof buf, "%s (sm_%d%d, %d SMs)", prop.name, prop.major, prop.minor,

@@ -1,0 +1,129 @@
+// The CUDA backend: dispatch onto kernels/cuda, every call on the device's one stream
+// (kernels/cuda/context.h). Host copies are the only calls that wait for the device.
+// Checked call by call against the CPU backend by tests/test_cuda_backend.cpp and op by op,
+// through the engine, by tests/test_ops.cpp.
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "../kernels/cuda/check.h"
+#include "../kernels/cuda/cuda_kernels.h"
+#include "../kernels/cuda/device.h"
+#include "backend.h"
+#include "error.h"
+
+namespace mmgan {
+namespace {
+
+namespace kc = kernels::cuda;
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int index) : index_(index), ctx_(kc::context(index)) {}
+  Device device() const override { return Device::cuda(index_); }
+
+  void* allocate(std::size_t nbytes) override { return ctx_.allocator().allocate(nbytes); }
+  void deallocate(void* p, std::size_t) override { ctx_.allocator().deallocate(p); }
+  void copy_to_host(const void* src, void* dst, std::size_t n) override {
+    kc::DeviceGuard g(index_);
+    MMGAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, ctx_.stream()));
+    ctx_.synchronize();
+  }
+  void copy_from_host(const void* src, void* dst, std::size_t n) override {
+    kc::DeviceGuard g(index_);
+    MMGAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, ctx_.stream()));
+    ctx_.synchronize();  // the host buffer may be freed as soon as we return
+  }
+
+  void unary(UnaryOp op, double a, double b, const View& x, const View& y) override {
+    kc::DeviceGuard g(index_);
+    kc::unary(ctx_.stream(), op, a, b, x, y);
+  }
+  void binary(BinaryOp op, const View& a, const View& b, const View& out) override {
+    kc::DeviceGuard g(index_);
+    kc::binary(ctx_.stream(), op, a, b, out);
+  }
+  void where(const View& c, const View& a, const View& b, const View& out) override {
+    kc::DeviceGuard g(index_);
+    kc::where(ctx_.stream(), c, a, b, out);
+  }
+  void copy(const View& src, const View& dst) override {
+    kc::DeviceGuard g(index_);
+    kc::copy(ctx_.stream(), src, dst);
+  }
+  void fill(const View& dst, double value) override {
+    kc::DeviceGuard g(index_);
+    kc::fill(ctx_.stream(), dst, value);
+  }
+  void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) override {
+    kc::DeviceGuard g(index_);
+    kc::reduce(ctx_.stream(), op, x, outer, r, inner, out);
+  }
+  void row_reduce(RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out) override {
+    kc::DeviceGuard g(index_);
+    kc::row_reduce(ctx_.stream(), op, param, x, n, d, out);
+  }
+  void gemm(kernels::DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
+            int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) override {
+    kc::DeviceGuard g(index_);
+    kc::gemm(ctx_, t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  void conv2d(const kernels::ConvGeom& geom, const View& x, const View& w, const View& y) override {
+    kc::DeviceGuard g(index_);
+    kc::conv2d(ctx_, geom, x, w, y);
+  }
+  void conv2d_input_grad(const kernels::ConvGeom& geom, const View& gy, const View& w, const View& gx) override {
+    kc::DeviceGuard g(index_);
+    kc::conv2d_input_grad(ctx_, geom, gy, w, gx);
+  }
+  void conv2d_weight_grad(const kernels::ConvGeom& geom, const View& x, const View& gy, const View& gw) override {
+    kc::DeviceGuard g(index_);
+    kc::conv2d_weight_grad(ctx_, geom, x, gy, gw);
+  }
+  void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) override {
+    kc::DeviceGuard g(index_);
+    kc::fill_uniform(ctx_.stream(), dst, seed, offset, lo, hi);
+  }
+  void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std) override {
+    kc::DeviceGuard g(index_);
+    kc::fill_normal(ctx_.stream(), dst, seed, offset, mean, std);
+  }
+  void adam_step(kernels::DType t, void* p, const void* gr, void* m, void* v, int64_t n, double lr, double beta1,
+                 double beta2, double eps, double wd, int64_t step) override {
+    kc::DeviceGuard g(index_);
+    kc::adam_step(ctx_.stream(), t, p, gr, m, v, n, lr, beta1, beta2, eps, wd, step);
+  }
+
+ private:
+  int index_;
+  kc::Context& ctx_;
+};
+
+}  // namespace
+
+Backend& cuda_backend(int index) {
+  static std::mutex mu;
+  static std::vector<std::unique_ptr<CudaBackend>>* backends = new std::vector<std::unique_ptr<CudaBackend>>();
+  std::lock_guard<std::mutex> lock(mu);
+  const int count = kc::device_count();
+  MMGAN_CHECK(index >= 0 && index < count, "device cuda:", index, ": ",
+              count == 0 ? std::string("no CUDA device on this machine (or no driver)")
+                         : "this machine has " + std::to_string(count) + " CUDA device(s)");
+  if (backends->size() < size_t(count)) backends->resize(size_t(count));
+  auto& b = (*backends)[size_t(index)];
+  if (!b) b = std::make_unique<CudaBackend>(index);
+  return *b;
+}
+
+CudaMath cuda_backend_math() { return {kc::math_mode().conv_tf32, kc::math_mode().matmul_tf32}; }
+
+void cuda_backend_set_math(CudaMath m) {
+  kc::math_mode().conv_tf32 = m.conv_tf32;
+  kc::math_mode().matmul_tf32 = m.matmul_tf32;
+}
+
+void cuda_backend_synchronize(int index) { kc::context(index).synchronize(); }
+
+}  // namespace mmgan

@@ -1,0 +1,112 @@
+// Per-device CUDA state, RAII throughout (after tiny-cuda-nn): one stream on which every kernel,
+// copy and library call for the device runs (so nothing inside a training step waits on the
+// host), the cuBLAS and cuDNN handles bound to that stream, and a caching allocator.
+// Contexts are created on first use and deliberately never destroyed: tensors held in static
+// objects may be released after main() returns, and must still find their allocator.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+
+namespace mmgan::kernels::cuda {
+
+// Process-wide numerics switches. conv_tf32: cuDNN convolutions may use TF32 tensor cores
+// (PyTorch's torch.backends.cudnn.allow_tf32, default on). matmul_tf32: cuBLAS GEMMs may
+// (torch.backends.cuda.matmul.allow_tf32, default off since PyTorch 1.12). Tests that compare
+// against the CPU in float32 turn both off.
+struct MathMode {
+  bool conv_tf32 = true;
+  bool matmul_tf32 = false;
+};
+MathMode& math_mode();
+
+// Makes `device` current for the calling thread for the scope, restoring the previous one.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device);
+  ~DeviceGuard();
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int prev_ = 0;
+  bool switched_ = false;
+};
+
+// Caching device allocator. Blocks are rounded up (512 B below 1 MiB, 2 MiB above) and kept on
+// free lists by size when released; a request takes the smallest cached block that fits
+// without wasting more than half of it. All work runs on the context's one stream, so a block
+// released by one kernel can be handed to the next without synchronisation. When cudaMalloc
+// fails, the cache is returned to the driver and the allocation retried once.
+class CachingAllocator {
+ public:
+  explicit CachingAllocator(int device) : device_(device) {}
+  CachingAllocator(const CachingAllocator&) = delete;
+  CachingAllocator& operator=(const CachingAllocator&) = delete;
+  void* allocate(std::size_t nbytes);
+  void deallocate(void* p);
+  void release_cache();  // cudaFree every cached (unused) block
+  struct Stats {
+    std::size_t in_use = 0, cached = 0, peak_in_use = 0;
+    int64_t mallocs = 0, hits = 0;
+  };
+  Stats stats() const;
+
+ private:
+  int device_;
+  mutable std::mutex mu_;
+  std::multimap<std::size_t, void*> free_;  // rounded size -> block
+  std::map<void*, std::size_t> sizes_;      // every live or cached block -> rounded size
+  Stats stats_;
+};
+
+class Context {
+ public:
+  explicit Context(int device);
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  int device() const { return device_; }
+  cudaStream_t stream() const { return stream_; }
+  cublasHandle_t cublas() const { return cublas_; }
+  cudnnHandle_t cudnn() const { return cudnn_; }
+  CachingAllocator& allocator() { return allocator_; }
+  void synchronize() const;
+
+ private:
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  cudnnHandle_t cudnn_ = nullptr;
+  CachingAllocator allocator_;
+};
+
+// The context of `device` (created on first use; makes `device` current for the calling thread).
+Context& context(int device);
+
+// A device buffer from the context's allocator, released when it goes out of scope
+// (cuDNN workspaces, kernel scratch).
+class DeviceBuffer {
+ public:
+  DeviceBuffer(Context& ctx, std::size_t nbytes)
+      : ctx_(&ctx), p_(nbytes ? ctx.allocator().allocate(nbytes) : nullptr), n_(nbytes) {}
+  ~DeviceBuffer() {
+    if (p_) ctx_->allocator().deallocate(p_);
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* get() const { return p_; }
+  std::size_t size() const { return n_; }
+
+ private:
+  Context* ctx_;
+  void* p_;
+  std::size_t n_;
+};
+
+}  // namespace mmgan::kernels::cuda

@@ -1,0 +1,46 @@
+// CUDA kernels: the same calls, with the same semantics, as kernels/cpu/cpu_kernels.h (the
+// executable specification), plus the stream (or, for library-backed calls, the device's
+// Context) they run on. Nothing here synchronises with the host. Each is checked against the
+// CPU backend by tests/test_cuda_backend.cpp (every call, float32 and float64) and, through the
+// engine, by the op harness in tests/test_ops.cpp; timed in tools/bench_kernels.cu.
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "../conv_geom.h"
+#include "../op_codes.h"
+#include "../tensor_view.h"
+#include "context.h"
+
+namespace mmgan::kernels::cuda {
+
+// Elementwise (elementwise.cu). Operands are arbitrarily strided Views as on the CPU.
+void unary(cudaStream_t s, UnaryOp op, double a, double b, const View& x, const View& y);
+void binary(cudaStream_t s, BinaryOp op, const View& a, const View& b, const View& out);
+void where(cudaStream_t s, const View& cond, const View& a, const View& b, const View& out);
+void copy(cudaStream_t s, const View& src, const View& dst);
+void fill(cudaStream_t s, const View& dst, double value);
+
+// Reductions (reduce.cu): accumulate in double, NaN-propagating max/min, one pass per row.
+void reduce(cudaStream_t s, ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out);
+void row_reduce(cudaStream_t s, RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out);
+
+// Philox fills (random.cu): bit-identical streams to the CPU's for the same (seed, offset).
+void fill_uniform(cudaStream_t s, const View& dst, uint64_t seed, uint64_t offset, double lo, double hi);
+void fill_normal(cudaStream_t s, const View& dst, uint64_t seed, uint64_t offset, double mean, double std);
+
+// Adam (adam.cu), the CPU's operation order.
+void adam_step(cudaStream_t s, DType t, void* p, const void* g, void* m, void* v, int64_t n, double lr,
+               double beta1, double beta2, double eps, double weight_decay, int64_t step);
+
+// cuBLAS (gemm.cu): row-major C = alpha op(A) op(B) + beta C, as cpu::gemm.
+void gemm(Context& ctx, DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc);
+
+// cuDNN convolutions (conv_cudnn.cu), algorithm chosen once per shape and cached.
+void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y);
+void conv2d_input_grad(Context& ctx, const ConvGeom& g, const View& gy, const View& w, const View& gx);
+void conv2d_weight_grad(Context& ctx, const ConvGeom& g, const View& x, const View& gy, const View& gw);
+
+}  // namespace mmgan::kernels::cuda

@@ -1,0 +1,298 @@
+// Every call of the CUDA backend against the CPU backend (the reference), in float64 and float32
+// (TF32 off), on shapes chosen to reach each kernel path: empty, single element, odd sizes,
+// sizes past one block and past one grid pass, broadcast (stride 0), transposed and sliced
+// operands, NaN inputs. Random fills must equal the CPU's stream. Skipped without a GPU; the op
+// harness in test_ops.cpp covers the same calls through the engine, with derivatives.
+#include <cmath>
+#include <limits>
+
+#include "test_util.h"
+
+namespace mmgan {
+namespace {
+
+using kernels::BinaryOp;
+using kernels::ReduceOp;
+using kernels::RowOp;
+using kernels::UnaryOp;
+using test::uniform;
+
+const Device kGpu = Device::cuda(0);
+
+Backend& cpu() { return backend_for(Device::cpu()); }
+Backend& gpu() { return backend_for(kGpu); }
+
+// Relative error of two tensors on any devices; NaNs must sit at the same places.
+double diff(const Tensor& got, const Tensor& want) {
+  const auto a = got.to_vector(), b = want.to_vector();
+  EXPECT_EQ(a.size(), b.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (std::isnan(a[i]) != std::isnan(b[i])) return INFINITY;
+    if (std::isnan(a[i])) continue;
+    if (std::isinf(a[i]) || std::isinf(b[i])) {
+      if (a[i] != b[i]) return INFINITY;
+      continue;
+    }
+    num = std::max(num, std::fabs(a[i] - b[i]));
+    den = std::max(den, std::fabs(b[i]));
+  }
+  return num / std::max(den, 1e-300);
+}
+
+double tol(DType t) { return t == DType::F64 ? 1e-12 : 2e-6; }
+
+class CudaBackendTest : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override { MMGAN_REQUIRE_CUDA(); }
+  const ExactFloat32Scope exact_;
+  DType t() const { return GetParam(); }
+  Tensor rnd(const Shape& s, double lo = -2, double hi = 2, uint64_t seed = 1) const {
+    Generator g(seed);
+    return uniform(s, lo, hi, g).to(t());
+  }
+};
+
+TEST_P(CudaBackendTest, UnaryEveryOpCode) {
+  const std::vector<std::tuple<UnaryOp, double, double>> ops = {
+      {UnaryOp::Neg, 0, 0},        {UnaryOp::Exp, 0, 0},         {UnaryOp::Log, 0, 0},
+      {UnaryOp::Abs, 0, 0},        {UnaryOp::Sign, 0, 0},        {UnaryOp::Sqrt, 0, 0},
+      {UnaryOp::Reciprocal, 0, 0}, {UnaryOp::Square, 0, 0},      {UnaryOp::PowScalar, 3, 0},
+      {UnaryOp::PowScalar, -1.5, 0}, {UnaryOp::AddScalar, 0.5, 0}, {UnaryOp::MulScalar, -3, 0},
+      {UnaryOp::RSubScalar, 2, 0}, {UnaryOp::Clamp, -0.5, 0.7},  {UnaryOp::Relu, 0, 0},
+      {UnaryOp::LeakyRelu, 0.2, 0}, {UnaryOp::Tanh, 0, 0},       {UnaryOp::Sigmoid, 0, 0},
+      {UnaryOp::Softplus, 0, 0},   {UnaryOp::LogSigmoid, 0, 0},  {UnaryOp::GtScalar, 0.1, 0},
+      {UnaryOp::GeScalar, 0.1, 0}, {UnaryOp::LtScalar, 0.1, 0},  {UnaryOp::LeScalar, 0.1, 0},
+      {UnaryOp::EqScalar, 0, 0},   {UnaryOp::InRange, -1, 1},    {UnaryOp::LeakyMask, 0.2, 0},
+  };
+  for (int64_t n : {0, 1, 257, 1000003}) {
+    // Mixed signs, and a positive copy for the ops defined on x > 0 only.
+    const Tensor pos = rnd({n}, 0.01, 3), x = pos * (gt(rnd({n}, -1, 1, 2), 0.0) * 2.0 - 1.0);
+    for (const auto& [op, a, b] : ops) {
+      const bool positive = op == UnaryOp::Log || op == UnaryOp::Sqrt || (op == UnaryOp::PowScalar && a < 0);
+      const Tensor& in = positive ? pos : x;
+      Tensor y = empty(x.shape(), t()), yg = empty(x.shape(), t(), kGpu);
+      cpu().unary(op, a, b, in.view(), y.view());
+      gpu().unary(op, a, b, in.to(kGpu).view(), yg.view());
+      EXPECT_LT(diff(yg, y), tol(t())) << "unary op " << int(op) << " n " << n;
+    }
+  }
+}
+
+TEST_P(CudaBackendTest, BinaryBroadcastAndStrides) {
+  const std::vector<BinaryOp> ops = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div,
+                                     BinaryOp::Maximum, BinaryOp::Minimum, BinaryOp::Gt, BinaryOp::Ge,
+                                     BinaryOp::Lt, BinaryOp::Le, BinaryOp::Eq, BinaryOp::Ne};
+  struct Case {
+    Shape out, a, b;
+  };
+  const std::vector<Case> cases = {
+      {{0}, {0}, {0}},          {{1}, {1}, {1}},           {{7, 5}, {7, 5}, {7, 5}},
+      {{7, 5}, {7, 5}, {5}},    {{7, 5}, {7, 1}, {1, 5}},  {{3, 4, 5, 6}, {3, 1, 5, 1}, {4, 1, 6}},
+      {{64, 128, 8, 8}, {64, 128, 8, 8}, {128, 1, 1}},     {{1 << 20}, {1 << 20}, {1}},
+  };
+  for (const Case& c : cases) {
+    const Tensor a = rnd(c.a, -2, 2, 3), b = rnd(c.b, 0.1, 2, 4);
+    const Tensor ag = a.to(kGpu), bg = b.to(kGpu);
+    for (BinaryOp op : ops) {
+      Tensor y = empty(c.out, t()), yg = empty(c.out, t(), kGpu);
+      cpu().binary(op, a.expand(c.out).view(), b.expand(c.out).view(), y.view());
+      gpu().binary(op, ag.expand(c.out).view(), bg.expand(c.out).view(), yg.view());
+      EXPECT_LT(diff(yg, y), tol(t())) << "binary op " << int(op) << " out " << shape_str(c.out);
+    }
+  }
+  // A transposed operand (non-contiguous, not merely broadcast).
+  const Tensor a = rnd({6, 9}, -1, 1, 5), b = rnd({9, 6}, -1, 1, 6);
+  Tensor y = empty({6, 9}, t()), yg = empty({6, 9}, t(), kGpu);
+  cpu().binary(BinaryOp::Sub, a.view(), b.t().view(), y.view());
+  gpu().binary(BinaryOp::Sub, a.to(kGpu).view(), b.to(kGpu).t().view(), yg.view());
+  EXPECT_LT(diff(yg, y), tol(t()));
+}
+
+TEST_P(CudaBackendTest, WhereCopyFill) {
+  const Shape s{5, 7, 3};
+  const Tensor c = gt(rnd(s, -1, 1, 7), 0.0), a = rnd(s, -1, 1, 8), b = rnd({3}, -1, 1, 9);
+  Tensor y = empty(s, t()), yg = empty(s, t(), kGpu);
+  cpu().where(c.view(), a.view(), b.expand(s).view(), y.view());
+  gpu().where(c.to(kGpu).view(), a.to(kGpu).view(), b.to(kGpu).expand(s).view(), yg.view());
+  EXPECT_EQ(diff(yg, y), 0.0);
+
+  // Strided copies with and without dtype conversion: a permuted source into a sliced destination.
+  for (DType to : {DType::F32, DType::F64}) {
+    const Tensor src = rnd({4, 6, 5}, -1, 1, 10);
+    Tensor dst = zeros({5, 4, 12}, to), dstg = zeros({5, 4, 12}, to, kGpu);
+    const Tensor sv = permute(src, {2, 0, 1}), svg = permute(src.to(kGpu), {2, 0, 1});
+    cpu().copy(sv.view(), slice(dst, 2, 0, 12, 2).view());
+    gpu().copy(svg.view(), slice(dstg, 2, 0, 12, 2).view());
+    EXPECT_EQ(diff(dstg, dst), 0.0) << "copy to " << kernels::dtype_name(to);
+  }
+  Tensor f = zeros({6, 8}, t()), fg = zeros({6, 8}, t(), kGpu);
+  cpu().fill(slice(f, 1, 1, 8, 3).view(), 2.5);
+  gpu().fill(slice(fg, 1, 1, 8, 3).view(), 2.5);
+  EXPECT_EQ(diff(fg, f), 0.0);
+}
+
+TEST_P(CudaBackendTest, ReduceShapesAndNaN) {
+  struct Case {
+    int64_t outer, r, inner;
+  };
+  for (const Case& c : {Case{1, 1, 1}, Case{1, 100003, 1}, Case{7, 33, 5}, Case{2, 5, 70001}, Case{300, 2, 1},
+                        Case{1, 64, 4096}, Case{3, 0, 4}}) {
+    Tensor x = rnd({c.outer, c.r, c.inner}, -3, 3, 11);
+    for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min}) {
+      Tensor y = empty({c.outer, c.inner}, t()), yg = empty({c.outer, c.inner}, t(), kGpu);
+      cpu().reduce(op, x.view(), c.outer, c.r, c.inner, y.view());
+      gpu().reduce(op, x.to(kGpu).view(), c.outer, c.r, c.inner, yg.view());
+      EXPECT_LT(diff(yg, y), tol(t())) << "reduce " << int(op) << " [" << c.outer << ", " << c.r << ", " << c.inner
+                                        << "]";
+    }
+  }
+  // A NaN anywhere in a max/min row makes that output NaN, on both backends.
+  Tensor x = rnd({2, 1000, 3}, -1, 1, 12);
+  x = where(gt(rnd({2, 1000, 3}, 0, 1, 13), 0.9995), full({2, 1000, 3}, std::numeric_limits<double>::quiet_NaN(), t()),
+            x);
+  for (ReduceOp op : {ReduceOp::Max, ReduceOp::Min, ReduceOp::Sum}) {
+    Tensor y = empty({2, 3}, t()), yg = empty({2, 3}, t(), kGpu);
+    cpu().reduce(op, x.view(), 2, 1000, 3, y.view());
+    gpu().reduce(op, x.to(kGpu).view(), 2, 1000, 3, yg.view());
+    EXPECT_LT(diff(yg, y), tol(t())) << "NaN propagation, reduce " << int(op);
+  }
+}
+
+TEST_P(CudaBackendTest, RowReduceEveryNorm) {
+  const std::vector<std::pair<RowOp, double>> ops = {{RowOp::L1, 0},        {RowOp::L2, 0},
+                                                     {RowOp::LInf, 0},      {RowOp::SmoothMax, 1},
+                                                     {RowOp::SmoothMax, 20}, {RowOp::LogSumExp, 0}};
+  for (const auto& [n, d] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {32, 3072}, {64, 12288}, {2, 300001}}) {
+    const Tensor x = rnd({n, d}, -3, 3, 14);
+    for (const auto& [op, p] : ops) {
+      Tensor y = empty({n}, t()), yg = empty({n}, t(), kGpu);
+      cpu().row_reduce(op, p, x.view(), n, d, y.view());
+      gpu().row_reduce(op, p, x.to(kGpu).view(), n, d, yg.view());
+      EXPECT_LT(diff(yg, y), tol(t())) << "row_reduce " << int(op) << " s " << p << " [" << n << ", " << d << "]";
+    }
+  }
+  Tensor x = rnd({4, 999}, -1, 1, 15);
+  x = where(gt(rnd({4, 999}, 0, 1, 16), 0.999), full({4, 999}, std::numeric_limits<double>::quiet_NaN(), t()), x);
+  Tensor y = empty({4}, t()), yg = empty({4}, t(), kGpu);
+  cpu().row_reduce(RowOp::LInf, 0, x.view(), 4, 999, y.view());
+  gpu().row_reduce(RowOp::LInf, 0, x.to(kGpu).view(), 4, 999, yg.view());
+  EXPECT_LT(diff(yg, y), tol(t())) << "L-inf norm of a row holding a NaN";
+}
+
+TEST_P(CudaBackendTest, GemmTransposesAndLeadingDimensions) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (const auto& [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 3}, {129, 65, 257},
+                                    {64, 8192, 48}, {3, 4, 0}}) {
+        const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+        const Tensor a = rnd({ta ? k : m, lda}, -1, 1, 17), b = rnd({tb ? n : k, ldb}, -1, 1, 18);
+        Tensor c = rnd({m, ldc}, -1, 1, 19);
+        Tensor cg = c.to(kGpu);
+        const Tensor ag = a.to(kGpu), bg = b.to(kGpu);
+        const void* ap = a.view().data;  // the CPU copies must not be reused after the GPU copies
+        cpu().gemm(t(), ta, tb, m, n, k, 0.75, ap, lda, b.view().data, ldb, -0.5, c.view().data, ldc);
+        gpu().gemm(t(), ta, tb, m, n, k, 0.75, ag.view().data, lda, bg.view().data, ldb, -0.5, cg.view().data, ldc);
+        EXPECT_LT(diff(cg, c), t() == DType::F64 ? 1e-12 : 1e-5)
+            << "gemm ta " << ta << " tb " << tb << " m " << m << " n " << n << " k " << k;
+      }
+}
+
+TEST_P(CudaBackendTest, ConvFamilyOnThePapersShapesAndOddOnes) {
+  // (n, c, h, w, o, kh, kw, s, p): DCGAN32's D layers, the generator's first layer as a
+  // transposed conv's adjoint, and small odd shapes with rectangular kernels.
+  struct G {
+    int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw;
+  };
+  for (const G& s : {G{4, 3, 32, 32, 16, 4, 4, 2, 2, 1, 1}, G{4, 16, 16, 16, 32, 4, 4, 2, 2, 1, 1},
+                     G{4, 64, 4, 4, 1, 4, 4, 1, 1, 0, 0}, G{3, 2, 5, 4, 3, 3, 3, 2, 2, 1, 1},
+                     G{2, 2, 5, 6, 2, 2, 3, 1, 2, 0, 1}, G{3, 5, 1, 1, 4, 4, 4, 1, 1, 3, 3}}) {
+    kernels::ConvGeom g;
+    g.n = s.n, g.c = s.c, g.h = s.h, g.w = s.w, g.o = s.o, g.kh = s.kh, g.kw = s.kw;
+    g.sh = s.sh, g.sw = s.sw, g.ph = s.ph, g.pw = s.pw;
+    g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1, g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
+    const Tensor x = rnd({g.n, g.c, g.h, g.w}, -1, 1, 20), w = rnd({g.o, g.c, g.kh, g.kw}, -1, 1, 21);
+    const Tensor gy = rnd({g.n, g.o, g.oh, g.ow}, -1, 1, 22);
+    const Tensor xg = x.to(kGpu), wg = w.to(kGpu), gyg = gy.to(kGpu);
+    const double eps = t() == DType::F64 ? 1e-12 : 1e-5;
+    Tensor y = empty(gy.shape(), t()), yg = full(gy.shape(), 7.0, t(), kGpu);  // outputs are overwritten
+    cpu().conv2d(g, x.view(), w.view(), y.view());
+    gpu().conv2d(g, xg.view(), wg.view(), yg.view());
+    EXPECT_LT(diff(yg, y), eps) << "conv2d " << shape_str(x.shape()) << " * " << shape_str(w.shape());
+    Tensor gx = empty(x.shape(), t()), gxg = full(x.shape(), 7.0, t(), kGpu);
+    cpu().conv2d_input_grad(g, gy.view(), w.view(), gx.view());
+    gpu().conv2d_input_grad(g, gyg.view(), wg.view(), gxg.view());
+    EXPECT_LT(diff(gxg, gx), eps) << "conv2d_input_grad " << shape_str(x.shape());
+    Tensor gw = empty(w.shape(), t()), gwg = full(w.shape(), 7.0, t(), kGpu);
+    cpu().conv2d_weight_grad(g, x.view(), gy.view(), gw.view());
+    gpu().conv2d_weight_grad(g, xg.view(), gyg.view(), gwg.view());
+    EXPECT_LT(diff(gwg, gw), eps) << "conv2d_weight_grad " << shape_str(w.shape());
+  }
+}
+
+TEST_P(CudaBackendTest, RandomStreamsEqualTheCpu) {
+  for (int64_t n : {1, 5, 4097, 1000001}) {
+    Tensor u = empty({n}, t()), ug = empty({n}, t(), kGpu);
+    cpu().fill_uniform(u.view(), 1234, 77, -1, 3);
+    gpu().fill_uniform(ug.view(), 1234, 77, -1, 3);
+    EXPECT_EQ(diff(ug, u), 0.0) << "uniform n " << n;
+    Tensor z = empty({n}, t()), zg = empty({n}, t(), kGpu);
+    cpu().fill_normal(z.view(), 99, 5, 0.5, 2);
+    gpu().fill_normal(zg.view(), 99, 5, 0.5, 2);
+    // Box-Muller goes through log, sqrt, sin and cos, whose last bit may differ between libm and CUDA.
+    EXPECT_LT(diff(zg, z), 1e-13) << "normal n " << n;
+  }
+}
+
+TEST_P(CudaBackendTest, AdamStepsEqualTheCpu) {
+  const int64_t n = 100003;
+  Tensor p = rnd({n}, -1, 1, 23), m = zeros({n}, t()), v = zeros({n}, t());
+  Tensor pg = p.to(kGpu), mg = m.to(kGpu), vg = v.to(kGpu);
+  for (int64_t step = 1; step <= 5; ++step) {
+    const Tensor g = rnd({n}, -1, 1, 100 + uint64_t(step)), gg = g.to(kGpu);
+    cpu().adam_step(t(), p.view().data, g.view().data, m.view().data, v.view().data, n, 2e-4, 0.5, 0.999, 1e-8,
+                    step == 3 ? 0.01 : 0.0, step);
+    gpu().adam_step(t(), pg.view().data, gg.view().data, mg.view().data, vg.view().data, n, 2e-4, 0.5, 0.999, 1e-8,
+                    step == 3 ? 0.01 : 0.0, step);
+  }
+  EXPECT_LT(diff(pg, p), t() == DType::F64 ? 1e-15 : 1e-7);
+  EXPECT_LT(diff(mg, m), t() == DType::F64 ? 1e-15 : 1e-7);
+  EXPECT_LT(diff(vg, v), t() == DType::F64 ? 1e-15 : 1e-7);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaBackendTest, ::testing::Values(DType::F64, DType::F32),
+                         [](const auto& info) { return std::string(kernels::dtype_name(info.param)); });
+
+TEST(CudaBackend, HostCopiesRoundTripAndErrorsNameTheDevice) {
+  MMGAN_REQUIRE_CUDA();
+  Generator g(3);
+  const Tensor x = uniform({3, 5}, -1, 1, g);
+  EXPECT_EQ(diff(x.to(kGpu).to(Device::cpu()), x), 0.0);
+  EXPECT_EQ(x.to(kGpu).device(), kGpu);
+  // Mixing devices in one op is an error that names both operands.
+  try {
+    (void)(x + x.to(kGpu));
+    FAIL() << "adding a CPU and a CUDA tensor did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda:0"), std::string::npos) << e.what();
+  }
+  try {
+    (void)empty({2}, DType::F32, Device::cuda(99));
+    FAIL() << "a tensor on cuda:99 did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda:99"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CudaBackend, WithoutAGpuTheErrorSaysSo) {
+  if (cuda_available()) GTEST_SKIP() << "this machine has a CUDA device";
+  try {
+    (void)empty({2}, DType::F32, Device::cuda(0));
+    FAIL() << "a CUDA tensor was created without a CUDA device";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda:0"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace mmgan

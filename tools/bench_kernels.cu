@@ -1,0 +1,235 @@
+// CUDA kernel microbenchmarks (Google Benchmark, times from CUDA events on the kernels' stream).
+// Each bandwidth-bound kernel reports its achieved bandwidth (bytes read + written per second)
+// and that as a fraction of the device's measured ceiling, a device-to-device copy of 256 MiB
+// (BM_CopyCeiling); cuBLAS at 8192^3 gives the FLOP ceiling that the GEMM and conv benchmarks are
+// set against. The conv benchmarks cover every conv shape of DCGAN32 (forward, backward-data,
+// backward-filter) at batch 32 and 64.
+//   build/tools/bench_kernels [--benchmark_filter=Conv]
+#include <benchmark/benchmark.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/device.h"
+
+namespace {
+
+using namespace mmgan::kernels;
+namespace kc = mmgan::kernels::cuda;
+
+kc::Context& ctx() { return kc::context(0); }
+
+// Seconds per call of f, from CUDA events around `reps` back-to-back calls after a warm-up.
+double time_calls(const std::function<void()>& f, int reps = 20) {
+  f();
+  cudaEvent_t a, b;
+  MMGAN_CUDA_CHECK(cudaEventCreate(&a));
+  MMGAN_CUDA_CHECK(cudaEventCreate(&b));
+  MMGAN_CUDA_CHECK(cudaEventRecord(a, ctx().stream()));
+  for (int i = 0; i < reps; ++i) f();
+  MMGAN_CUDA_CHECK(cudaEventRecord(b, ctx().stream()));
+  MMGAN_CUDA_CHECK(cudaEventSynchronize(b));
+  float ms = 0;
+  MMGAN_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+  MMGAN_CUDA_CHECK(cudaEventDestroy(a));
+  MMGAN_CUDA_CHECK(cudaEventDestroy(b));
+  return double(ms) / 1e3 / reps;
+}
+
+View view(void* p, DType t, std::initializer_list<int64_t> sizes) {
+  View v;
+  v.data = p, v.dtype = t, v.ndim = int(sizes.size());
+  int i = 0;
+  for (int64_t s : sizes) v.sizes[i++] = s;
+  int64_t st = 1;
+  for (int d = v.ndim - 1; d >= 0; --d) v.strides[d] = st, st *= v.sizes[d];
+  return v;
+}
+
+// A device buffer of n floats filled with uniform [-1, 1) values.
+struct Floats {
+  kc::DeviceBuffer buf;
+  View v;
+  explicit Floats(int64_t n) : buf(ctx(), size_t(n) * 4), v(view(buf.get(), DType::F32, {n})) {
+    kc::fill_uniform(ctx().stream(), v, 1, 0, -1, 1);
+  }
+  float* f() const { return static_cast<float*>(buf.get()); }
+};
+
+double copy_ceiling() {  // bytes read + written per second, measured once
+  static double bw = [] {
+    const int64_t n = 64 << 20;
+    Floats a(n), b(n);
+    const double s = time_calls([&] {
+      MMGAN_CUDA_CHECK(cudaMemcpyAsync(b.f(), a.f(), size_t(n) * 4, cudaMemcpyDeviceToDevice, ctx().stream()));
+    });
+    return 2.0 * double(n) * 4 / s;
+  }();
+  return bw;
+}
+
+double gemm_ceiling() {  // FLOP/s of cuBLAS at 8192^3, float32 with TF32 (as convs run by default)
+  static double fl = [] {
+    const int64_t n = 8192;
+    Floats a(n * n), b(n * n), c(n * n);
+    kc::math_mode().matmul_tf32 = true;
+    const double s = time_calls([&] { kc::gemm(ctx(), DType::F32, false, false, n, n, n, 1, a.f(), n, b.f(), n, 0, c.f(), n); }, 5);
+    kc::math_mode().matmul_tf32 = false;
+    return 2.0 * double(n) * double(n) * double(n) / s;
+  }();
+  return fl;
+}
+
+void report_bandwidth(benchmark::State& st, double seconds, double bytes) {
+  st.SetIterationTime(seconds);
+  st.counters["GB/s"] = bytes / seconds / 1e9;
+  st.counters["of_copy"] = bytes / seconds / copy_ceiling();
+}
+
+void report_flops(benchmark::State& st, double seconds, double flops) {
+  st.SetIterationTime(seconds);
+  st.counters["TFLOP/s"] = flops / seconds / 1e12;
+  st.counters["of_gemm"] = flops / seconds / gemm_ceiling();
+}
+
+void BM_CopyCeiling(benchmark::State& st) {
+  for (auto _ : st) st.SetIterationTime(2.0 * double(64 << 20) * 4 / copy_ceiling());
+  st.counters["GB/s"] = copy_ceiling() / 1e9;
+}
+BENCHMARK(BM_CopyCeiling)->UseManualTime()->Iterations(1);
+
+void BM_GemmCeiling(benchmark::State& st) {
+  for (auto _ : st) st.SetIterationTime(2.0 * 8192.0 * 8192.0 * 8192.0 / gemm_ceiling());
+  st.counters["TFLOP/s"] = gemm_ceiling() / 1e12;
+}
+BENCHMARK(BM_GemmCeiling)->UseManualTime()->Iterations(1);
+
+// Elementwise: LeakyReLU over n floats (read n, write n), and a broadcast multiply by a
+// per-channel vector as BatchNorm's apply does ([64, 128, 16, 16] x [128, 1, 1]).
+void BM_UnaryLeakyRelu(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Floats x(n), y(n);
+  for (auto _ : st)
+    report_bandwidth(st, time_calls([&] { kc::unary(ctx().stream(), UnaryOp::LeakyRelu, 0.2, 0, x.v, y.v); }),
+                     8.0 * double(n));
+}
+BENCHMARK(BM_UnaryLeakyRelu)->Arg(1 << 20)->Arg(1 << 24)->UseManualTime();
+
+void BM_BinaryChannelBroadcast(benchmark::State& st) {
+  const int64_t n = st.range(0), c = 128, hw = 256;
+  Floats x(n * c * hw), s(c), y(n * c * hw);
+  View sv = view(s.buf.get(), DType::F32, {n, c, hw});
+  sv.strides[0] = 0, sv.strides[1] = 1, sv.strides[2] = 0;
+  const View xv = view(x.buf.get(), DType::F32, {n, c, hw}), yv = view(y.buf.get(), DType::F32, {n, c, hw});
+  for (auto _ : st)
+    report_bandwidth(st, time_calls([&] { kc::binary(ctx().stream(), BinaryOp::Mul, xv, sv, yv); }),
+                     8.0 * double(n * c * hw));
+}
+BENCHMARK(BM_BinaryChannelBroadcast)->Arg(32)->Arg(64)->UseManualTime();
+
+// The per-sample gradient norms at xhat: [batch, 3 * 32 * 32] rows.
+void BM_RowReduce(benchmark::State& st) {
+  const auto op = RowOp(st.range(0));
+  const int64_t n = st.range(1), d = 3 * 32 * 32;
+  Floats x(n * d), y(n);
+  const View xv = view(x.buf.get(), DType::F32, {n, d});
+  for (auto _ : st)
+    report_bandwidth(st, time_calls([&] { kc::row_reduce(ctx().stream(), op, 1.0, xv, n, d, y.v); }),
+                     4.0 * double(n * d + n));
+}
+BENCHMARK(BM_RowReduce)
+    ->ArgsProduct({{int(RowOp::L1), int(RowOp::L2), int(RowOp::LInf), int(RowOp::SmoothMax), int(RowOp::LogSumExp)},
+                   {32, 64, 4096}})
+    ->UseManualTime();
+
+// BatchNorm's statistics: a sum over (batch, h, w) per channel of [n, 128, 16 * 16].
+void BM_ReduceChannelSum(benchmark::State& st) {
+  const int64_t n = st.range(0), c = 128, hw = 256;
+  Floats x(n * c * hw), y(c);
+  const View xv = view(x.buf.get(), DType::F32, {n, c * hw});
+  for (auto _ : st)
+    report_bandwidth(st, time_calls([&] { kc::reduce(ctx().stream(), ReduceOp::Sum, xv, n, c * hw, 1, y.v); }),
+                     4.0 * double(n * c * hw));
+}
+BENCHMARK(BM_ReduceChannelSum)->Arg(32)->Arg(64)->UseManualTime();
+
+void BM_FillNormal(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Floats x(n);
+  for (auto _ : st)
+    report_bandwidth(st, time_calls([&] { kc::fill_normal(ctx().stream(), x.v, 7, 0, 0, 1); }), 4.0 * double(n));
+}
+BENCHMARK(BM_FillNormal)->Arg(1 << 20)->UseManualTime();
+
+// Adam over DCGAN32's 2.64 M D parameters in one call: reads p, g, m, v and writes p, m, v.
+void BM_Adam(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Floats p(n), g(n), m(n), v(n);
+  int64_t step = 1;
+  for (auto _ : st)
+    report_bandwidth(st, time_calls([&] {
+      kc::adam_step(ctx().stream(), DType::F32, p.f(), g.f(), m.f(), v.f(), n, 2e-4, 0.5, 0.999, 1e-8, 0, step++);
+    }),
+                     28.0 * double(n));
+}
+BENCHMARK(BM_Adam)->Arg(2637312)->UseManualTime();
+
+void BM_Gemm(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Floats a(n * n), b(n * n), c(n * n);
+  for (auto _ : st)
+    report_flops(st, time_calls([&] { kc::gemm(ctx(), DType::F32, false, false, n, n, n, 1, a.f(), n, b.f(), n, 0, c.f(), n); }),
+                 2.0 * double(n) * double(n) * double(n));
+}
+BENCHMARK(BM_Gemm)->Arg(512)->Arg(2048)->UseManualTime();
+
+// cuDNN on DCGAN32's conv shapes. Args: batch, layer, pass (0 forward, 1 backward-data, 2
+// backward-filter). Layers 0-3 are D's convs; G's transposed convs are the backward-data of
+// layers 2, 1 and 0 (mirrored), and of layer 4 for its first (z [128, 1, 1] -> [512, 4, 4]).
+ConvGeom dcgan32_geom(int64_t batch, int layer) {
+  struct L {
+    int64_t c, h, o, k, s, p;
+  };
+  // D: 3x32 -> 128x16 -> 256x8 -> 512x4 -> 1x1 (h = 128). G's convs are the same shapes reversed.
+  const L d[] = {{3, 32, 128, 4, 2, 1}, {128, 16, 256, 4, 2, 1}, {256, 8, 512, 4, 2, 1}, {512, 4, 1, 4, 1, 0},
+                 {512, 4, 128, 4, 1, 0}};
+  const L& l = d[layer];
+  ConvGeom g;
+  g.n = batch, g.c = l.c, g.h = l.h, g.w = l.h, g.o = l.o, g.kh = l.k, g.kw = l.k, g.sh = l.s, g.sw = l.s;
+  g.ph = l.p, g.pw = l.p, g.oh = (l.h + 2 * l.p - l.k) / l.s + 1, g.ow = g.oh;
+  return g;
+}
+
+void BM_ConvCudnn(benchmark::State& st) {
+  const ConvGeom g = dcgan32_geom(st.range(0), int(st.range(1)));
+  const int pass = int(st.range(2));
+  Floats x(g.n * g.c * g.h * g.w), w(g.o * g.c * g.kh * g.kw), y(g.n * g.o * g.oh * g.ow);
+  const View xv = view(x.buf.get(), DType::F32, {g.n, g.c, g.h, g.w});
+  const View wv = view(w.buf.get(), DType::F32, {g.o, g.c, g.kh, g.kw});
+  const View yv = view(y.buf.get(), DType::F32, {g.n, g.o, g.oh, g.ow});
+  const double flops = 2.0 * double(g.n * g.o * g.oh * g.ow) * double(g.c * g.kh * g.kw);
+  std::function<void()> f;
+  if (pass == 0) f = [&] { kc::conv2d(ctx(), g, xv, wv, yv); };
+  if (pass == 1) f = [&] { kc::conv2d_input_grad(ctx(), g, yv, wv, xv); };
+  if (pass == 2) f = [&] { kc::conv2d_weight_grad(ctx(), g, xv, yv, wv); };
+  for (auto _ : st) report_flops(st, time_calls(f), flops);
+}
+BENCHMARK(BM_ConvCudnn)->ArgsProduct({{32, 64}, {0, 1, 2, 3, 4}, {0, 1, 2}})->UseManualTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (mmgan::kernels::cuda::device_count() == 0) {
+    std::fprintf(stderr, "bench_kernels: no CUDA device\n");
+    return 0;
+  }
+  std::fprintf(stderr, "bench_kernels on %s\n", mmgan::kernels::cuda::device_description(0));
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Everything that needs an NVIDIA GPU, in one command (a lent GPU machine gives a session about
+# 30 minutes, and each fresh machine costs minutes to start):
+#   1. the dependencies: when the machine lacks them, the Debian packages in .gpu-deps/
+#      (fetched here by tools/gpu_deps.sh) are unpacked into a private root;
+#   2. the build, for the GPU in the machine;
+#   3. the whole test suite (the CUDA tests run instead of skipping);
+#   4. compute-sanitizer memcheck on a few training steps;
+#   5. the kernel microbenchmarks and the training-iteration benchmark;
+#   6. a short `mmgan train --device cuda` on Fashion-MNIST.
+# Each step's output goes to $OUT (the device tool brings it back) or results/gpu/, with a
+# summary.txt of what passed. A failing step does not stop the later ones.
+#   device run, carry [".gpu-deps"]:   tools/gpu_check.sh
+# Environment: GPU_CHECK_STEPS (default "deps build test memcheck bench train"),
+# GPU_CHECK_TRAIN_ITERS (default 500).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-results/gpu}"
+mkdir -p "$out"
+steps="${GPU_CHECK_STEPS:-deps build test memcheck bench train}"
+summary="$out/summary.txt"
+: >"$summary"
+build=build-gpu
+jobs=$(nproc)
+note() { echo "$*" | tee -a "$summary"; }
+run_step() {  # run_step NAME COMMAND...: logs to $out/NAME.log, records pass/fail and seconds
+  local name=$1 t0 rc
+  shift
+  t0=$(date +%s)
+  "$@" >"$out/$name.log" 2>&1
+  rc=$?
+  note "$name: $([ $rc -eq 0 ] && echo passed || echo "FAILED (exit $rc)") in $(($(date +%s) - t0)) s"
+  tail -n 30 "$out/$name.log"
+  return $rc
+}
+has() { [[ " $steps " == *" $1 "* ]]; }
+
+note "mmgan gpu_check $(git rev-parse --short HEAD 2>/dev/null || echo '?') on $(date -u +%FT%TZ)"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee -a "$summary"
+nvcc --version | tail -n 1 | tee -a "$summary"
+
+# 1. Dependencies.
+cmake_args=()
+if has deps && ! [ -f /usr/include/gtest/gtest.h ]; then
+  root=/tmp/mmgan-deps
+  mkdir -p "$root"
+  for f in .gpu-deps/*.deb; do dpkg -x "$f" "$root"; done
+  # The packages' pkg-config files say prefix=/usr; point them at the private root.
+  find "$root" -name '*.pc' -exec sed -i "s|=/usr|=$root/usr|g; s|-I/usr|-I$root/usr|g; s|-L/usr|-L$root/usr|g" {} +
+  arch=x86_64-linux-gnu
+  export PATH="$root/usr/bin:$PATH"
+  export LD_LIBRARY_PATH="$root/usr/lib/$arch:$root/usr/lib/$arch/openblas-openmp:${LD_LIBRARY_PATH:-}"
+  export PKG_CONFIG_PATH="$root/usr/lib/$arch/pkgconfig:$root/usr/share/pkgconfig"
+  export CPATH="$root/usr/include:${CPATH:-}"
+  command -v pkg-config >/dev/null || ln -sf "$root/usr/bin/pkgconf" "$root/usr/bin/pkg-config"
+  cmake_args+=(-DMMGAN_DEPS_ROOT="$root" -DCMAKE_PREFIX_PATH="$root/usr")
+  note "deps: unpacked $(ls .gpu-deps/*.deb | wc -l) packages into $root"
+fi
+# cuDNN may live in a Python wheel's folder rather than next to the toolkit.
+if ! ldconfig -p | grep -q libcudnn.so.9 && ! [ -e /usr/local/cuda/lib64/libcudnn.so ]; then
+  d=$(dirname "$(find / -name 'libcudnn.so.9' -not -path '*/proc/*' 2>/dev/null | head -n 1)")
+  if [ -n "$d" ] && [ "$d" != . ]; then
+    export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
+    cmake_args+=(-DCUDNN_LIBRARY="$(ls "$d"/libcudnn.so* | head -n 1)" -DCUDNN_INCLUDE_DIR="$(dirname "$d")/include")
+    note "cuDNN from $d"
+  fi
+fi
+
+# 2. Build (native architecture only: faster, and it is the one measured).
+if has build; then
+  cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n 1 | tr -d .)
+  run_step build bash -c "cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMGAN_CUDA=ON \
+      -DCMAKE_CUDA_ARCHITECTURES=${cc:-90} ${cmake_args[*]} && cmake --build $build -j $jobs" || {
+    note "build failed: nothing else can run"
+    exit 1
+  }
+fi
+
+# 3. Tests: everything, so that the CUDA tests run next to the CPU ones they compare with.
+if has test; then
+  run_step test ctest --test-dir "$build" --output-on-failure -j "$jobs"
+  grep -E "tests passed|tests failed" "$out/test.log" | tee -a "$summary"
+  # The CUDA tests by name: none may have been skipped on this machine.
+  run_step test-cuda-not-skipped bash -c "! ctest --test-dir $build -R 'Cuda' -j $jobs 2>&1 | tee /dev/stderr | grep -q 'Not Run\|Skipped'"
+fi
+
+# 4. memcheck on a few training steps of the default configuration on synthetic-size data.
+if has memcheck; then
+  data=(--input_folder .gpu-deps)
+  run_step memcheck compute-sanitizer --tool memcheck --error-exitcode 9 --leak-check full \
+    "$build/tools/mmgan" train --device cuda --n_iter 3 --batch_size 8 "${data[@]}" --print_every 1000 \
+    --save_every 1000 --output_folder /tmp/mmgan-memcheck
+fi
+
+# 5. Benchmarks.
+if has bench; then
+  for b in bench_kernels bench_train bench_engine; do
+    [ -x "$build/tools/$b" ] || continue
+    run_step "$b" "$build/tools/$b" --benchmark_out="$out/$b.json" --benchmark_out_format=json
+  done
+fi
+
+# 6. A short training run on the GPU.
+if has train; then
+  run_step train "$build/tools/mmgan" train --device cuda --n_iter "${GPU_CHECK_TRAIN_ITERS:-500}" \
+    --input_folder .gpu-deps --output_folder "$out/runs" --print_every 250
+fi
+note "done"
