@@ -11,19 +11,11 @@
 #include <cstdint>
 
 #include "check.h"
+#include "launch.h"
 #include "cuda_kernels.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = int64_t(1) << 15;  // grid-stride loops cover the rest
-
-int blocks_for(int64_t work) {
-  int64_t b = (work + kThreads - 1) / kThreads;
-  if (b > kMaxBlocks) b = kMaxBlocks;
-  return int(b < 1 ? 1 : b);
-}
 
 __device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
 __device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }

@@ -15,19 +15,11 @@
 #include "../scalar_ops.h"
 #include "../strided_iter.h"
 #include "check.h"
+#include "launch.h"
 #include "cuda_kernels.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = int64_t(1) << 15;  // grid-stride loops cover the rest
-
-int blocks_for(int64_t work) {
-  int64_t b = (work + kThreads - 1) / kThreads;
-  if (b > kMaxBlocks) b = kMaxBlocks;
-  return int(b < 1 ? 1 : b);
-}
 
 // The input pointers of one launch (at least one slot so that fill, with none, still compiles).
 template <class S, int NIN>

@@ -10,19 +10,11 @@
 
 #include "../philox.h"
 #include "check.h"
+#include "launch.h"
 #include "cuda_kernels.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = int64_t(1) << 15;  // grid-stride loops cover the rest
-
-int blocks_for(int64_t work) {
-  int64_t b = (work + kThreads - 1) / kThreads;
-  if (b > kMaxBlocks) b = kMaxBlocks;
-  return int(b < 1 ? 1 : b);
-}
 
 template <class T>
 __device__ __forceinline__ T uniform_at(uint64_t seed, uint64_t offset, uint64_t i) {
