@@ -7,6 +7,7 @@
 
 #include "../kernels/conv_geom.h"
 #include "../kernels/op_codes.h"
+#include "../kernels/pool_geom.h"
 #include "../kernels/tensor_view.h"
 #include "device.h"
 
@@ -48,6 +49,16 @@ class Backend {
   virtual void conv2d(const kernels::ConvGeom& g, const View& x, const View& w, const View& y) = 0;
   virtual void conv2d_input_grad(const kernels::ConvGeom& g, const View& gy, const View& w, const View& gx) = 0;
   virtual void conv2d_weight_grad(const kernels::ConvGeom& g, const View& x, const View& gy, const View& gw) = 0;
+
+  // Pooling and bilinear resizing (kernels/pool_geom.h): contiguous operands, outputs overwritten;
+  // the semantics of kernels/cpu/cpu_kernels.h.
+  virtual void max_pool2d(const kernels::PoolGeom& g, const View& x, const View& y) = 0;
+  virtual void max_pool2d_gather(const kernels::PoolGeom& g, const View& x, const View& v, const View& y) = 0;
+  virtual void max_pool2d_scatter(const kernels::PoolGeom& g, const View& x, const View& gy, const View& gx) = 0;
+  virtual void avg_pool2d(const kernels::PoolGeom& g, const View& x, const View& y) = 0;
+  virtual void avg_pool2d_adjoint(const kernels::PoolGeom& g, const View& gy, const View& gx) = 0;
+  virtual void resize_bilinear(const kernels::ResizeGeom& g, const View& x, const View& y) = 0;
+  virtual void resize_bilinear_adjoint(const kernels::ResizeGeom& g, const View& gy, const View& gx) = 0;
 
   // Randomness (Philox stream; same numbers on every backend).
   virtual void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) = 0;

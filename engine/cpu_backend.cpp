@@ -55,6 +55,27 @@ class CpuBackend final : public Backend {
   void conv2d_weight_grad(const kernels::ConvGeom& g, const View& x, const View& gy, const View& gw) override {
     kernels::cpu::conv2d_weight_grad(g, x, gy, gw);
   }
+  void max_pool2d(const kernels::PoolGeom& g, const View& x, const View& y) override {
+    kernels::cpu::max_pool2d(g, x, y);
+  }
+  void max_pool2d_gather(const kernels::PoolGeom& g, const View& x, const View& v, const View& y) override {
+    kernels::cpu::max_pool2d_gather(g, x, v, y);
+  }
+  void max_pool2d_scatter(const kernels::PoolGeom& g, const View& x, const View& gy, const View& gx) override {
+    kernels::cpu::max_pool2d_scatter(g, x, gy, gx);
+  }
+  void avg_pool2d(const kernels::PoolGeom& g, const View& x, const View& y) override {
+    kernels::cpu::avg_pool2d(g, x, y);
+  }
+  void avg_pool2d_adjoint(const kernels::PoolGeom& g, const View& gy, const View& gx) override {
+    kernels::cpu::avg_pool2d_adjoint(g, gy, gx);
+  }
+  void resize_bilinear(const kernels::ResizeGeom& g, const View& x, const View& y) override {
+    kernels::cpu::resize_bilinear(g, x, y);
+  }
+  void resize_bilinear_adjoint(const kernels::ResizeGeom& g, const View& gy, const View& gx) override {
+    kernels::cpu::resize_bilinear_adjoint(g, gy, gx);
+  }
   void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) override {
     kernels::cpu::fill_uniform(dst, seed, offset, lo, hi);
   }

@@ -82,6 +82,34 @@ class CudaBackend final : public Backend {
     kc::DeviceGuard g(index_);
     kc::conv2d_weight_grad(ctx_, geom, x, gy, gw);
   }
+  void max_pool2d(const kernels::PoolGeom& geom, const View& x, const View& y) override {
+    kc::DeviceGuard g(index_);
+    kc::max_pool2d(ctx_.stream(), geom, x, y);
+  }
+  void max_pool2d_gather(const kernels::PoolGeom& geom, const View& x, const View& v, const View& y) override {
+    kc::DeviceGuard g(index_);
+    kc::max_pool2d_gather(ctx_.stream(), geom, x, v, y);
+  }
+  void max_pool2d_scatter(const kernels::PoolGeom& geom, const View& x, const View& gy, const View& gx) override {
+    kc::DeviceGuard g(index_);
+    kc::max_pool2d_scatter(ctx_.stream(), geom, x, gy, gx);
+  }
+  void avg_pool2d(const kernels::PoolGeom& geom, const View& x, const View& y) override {
+    kc::DeviceGuard g(index_);
+    kc::avg_pool2d(ctx_.stream(), geom, x, y);
+  }
+  void avg_pool2d_adjoint(const kernels::PoolGeom& geom, const View& gy, const View& gx) override {
+    kc::DeviceGuard g(index_);
+    kc::avg_pool2d_adjoint(ctx_.stream(), geom, gy, gx);
+  }
+  void resize_bilinear(const kernels::ResizeGeom& geom, const View& x, const View& y) override {
+    kc::DeviceGuard g(index_);
+    kc::resize_bilinear(ctx_.stream(), geom, x, y);
+  }
+  void resize_bilinear_adjoint(const kernels::ResizeGeom& geom, const View& gy, const View& gx) override {
+    kc::DeviceGuard g(index_);
+    kc::resize_bilinear_adjoint(ctx_.stream(), geom, gy, gx);
+  }
   void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) override {
     kc::DeviceGuard g(index_);
     kc::fill_uniform(ctx_.stream(), dst, seed, offset, lo, hi);

@@ -124,6 +124,30 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 Tensor spectral_normalize(const Tensor& w, const Tensor& u, const Tensor& v, int64_t dim, bool power_iteration,
                           double eps = 1e-12);
 
+// ---- pooling and resizing (ops/pool.cpp, ops/resize.cpp) -----------------------------------
+// Each is linear in its input (max pooling piecewise, with the argmax positions constants), with a
+// backward written as a recorded op whose own backward leads back, so any order works.
+struct PoolParams {
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  PoolParams() = default;
+  PoolParams(int64_t kernel, int64_t stride, int64_t pad = 0)
+      : kernel_h(kernel), kernel_w(kernel), stride_h(stride), stride_w(stride), pad_h(pad), pad_w(pad) {}
+  PoolParams(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw)
+      : kernel_h(kh), kernel_w(kw), stride_h(sh), stride_w(sw), pad_h(ph), pad_w(pw) {}
+};
+// x [N, C, H, W]; floor mode, as torch.nn.functional.max_pool2d (padding counts as -inf; pad <= kernel/2 as PyTorch requires).
+Tensor max_pool2d(const Tensor& x, PoolParams p);
+// As F.avg_pool2d (floor mode); count_include_pad as PyTorch's flag (false: divide by the number of in-bounds elements).
+Tensor avg_pool2d(const Tensor& x, PoolParams p, bool count_include_pad = true);
+// As F.adaptive_avg_pool2d: output cell i averages input rows floor(i*H/OH) .. ceil((i+1)*H/OH)-1 (same for columns).
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
+// As F.interpolate(x, size=(out_h, out_w), mode="bilinear", align_corners=False): source coordinate (i + 0.5) * H/OH - 0.5 clamped at 0, etc.
+Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w);
+// The gradient of max_pool2d(x, p) for output gradient gy: gy added at each window's first
+// maximum in x (row-major order, as PyTorch's CPU kernel). x is a constant (no gradient flows to
+// it); differentiable in gy (its derivative gathers at the same positions).
+Tensor max_pool2d_backward(const Tensor& gy, const Tensor& x, PoolParams p);
+
 // ---- operators -----------------------------------------------------------------------------
 inline Tensor operator-(const Tensor& x) { return neg(x); }
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

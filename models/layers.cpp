@@ -37,10 +37,16 @@ Tensor WeightedLayer::effective_weight() {
 }
 
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t pad, bool bias, bool spectral, DType t)
-    : in_channels(in), out_channels(out), kernel(k), stride(stride_), padding(pad) {
-  check_sizes("Conv2d", {in, out, k, stride_});
-  MMGAN_CHECK(pad >= 0, "Conv2d: padding must be >= 0, got ", pad);
-  init_weight({out, in, k, k}, 0, bias, spectral, t);
+    : Conv2d(in, out, k, k, ConvParams(stride_, pad), bias, spectral, t) {}
+
+Conv2d::Conv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, ConvParams p, bool bias, DType t)
+    : Conv2d(in, out, kh, kw, p, bias, false, t) {}
+
+Conv2d::Conv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, ConvParams p, bool bias, bool spectral, DType t)
+    : in_channels(in), out_channels(out), kernel_h(kh), kernel_w(kw), params(p) {
+  check_sizes("Conv2d", {in, out, kh, kw, p.stride_h, p.stride_w});
+  MMGAN_CHECK(p.pad_h >= 0 && p.pad_w >= 0, "Conv2d: padding must be >= 0, got ", p.pad_h, "x", p.pad_w);
+  init_weight({out, in, kh, kw}, 0, bias, spectral, t);
   Generator g(0);
   reset_layer(*this, g);
 }
@@ -48,7 +54,7 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t pad,
 Tensor Conv2d::forward(const Tensor& x) {
   MMGAN_CHECK(x.dim() == 4 && x.size(1) == in_channels, "Conv2d: input must be [N, ", in_channels,
               ", H, W], got ", x.str());
-  return conv2d(x, effective_weight(), bias(), ConvParams(stride, padding));
+  return conv2d(x, effective_weight(), bias(), params);
 }
 
 ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t pad, bool bias,

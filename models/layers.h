@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 
+#include "../engine/ops.h"
 #include "module.h"
 
 namespace mmgan::nn {
@@ -42,9 +43,15 @@ struct Conv2d : WeightedLayer {
   // weight [out, in, k, k]; spectral normalisation over dim 0.
   Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, bool bias, bool spectral = false,
          DType t = DType::F32);
+  // A rectangular kernel [out, in, kh, kw] with per-axis stride and padding (Inception's 1x7, 7x1).
+  Conv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, ConvParams p, bool bias, DType t = DType::F32);
   Tensor forward(const Tensor& x) override;
-  int64_t fan_in() const override { return in_channels * kernel * kernel; }
-  const int64_t in_channels, out_channels, kernel, stride, padding;
+  int64_t fan_in() const override { return in_channels * kernel_h * kernel_w; }
+  const int64_t in_channels, out_channels, kernel_h, kernel_w;
+  const ConvParams params;
+
+ private:
+  Conv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, ConvParams p, bool bias, bool spectral, DType t);
 };
 
 struct ConvTranspose2d : WeightedLayer {

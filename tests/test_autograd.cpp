@@ -102,24 +102,16 @@ TEST(Autograd, ErrorsNameTheProblem) {
   Generator g(7);
   Tensor x = uniform({3}, -1, 1, g, true);
   Tensor c = uniform({3}, -1, 1, g);
-  auto message = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_NE(message([&] { sum(c).backward(); }).find("does not require grad"), std::string::npos);
-  EXPECT_NE(message([&] { (x * 2.0).backward(); }).find("[3]"), std::string::npos);
-  EXPECT_NE(message([&] { grad({x * 2.0}, {x}, {ones({4}, DType::F64)}); }).find("shape [4]"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { sum(c).backward(); }).find("does not require grad"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { (x * 2.0).backward(); }).find("[3]"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { grad({x * 2.0}, {x}, {ones({4}, DType::F64)}); }).find("shape [4]"), std::string::npos);
   Tensor unused = uniform({2}, -1, 1, g, true);
-  EXPECT_NE(message([&] { grad({sum(x)}, {unused}); }).find("not used"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { grad({sum(x)}, {unused}); }).find("not used"), std::string::npos);
   GradOptions allow;
   allow.allow_unused = true;
   EXPECT_FALSE(grad({sum(x)}, {unused}, {}, allow)[0].defined());
-  EXPECT_NE(message([&] { add(x, ones({4}, DType::F64)); }).find("cannot be broadcast"), std::string::npos);
-  EXPECT_NE(message([&] { add(x, ones({3}, DType::F32)); }).find("dtype mismatch"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { add(x, ones({4}, DType::F64)); }).find("cannot be broadcast"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { add(x, ones({3}, DType::F32)); }).find("dtype mismatch"), std::string::npos);
 }
 
 // Every op that saves its own output, dropped after use: nodes and tensors return to baseline.

@@ -11,20 +11,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = test::CommandResult;
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(MMGAN_BINARY) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+Result run(const std::string& args) { return test::run_command(std::string(MMGAN_BINARY) + " " + args); }
 
 // The real CIFAR-10 sample of the workspace (../shared/data next to the checkout).
 std::string cifar_path() {

@@ -42,6 +42,13 @@ double diff(const Tensor& got, const Tensor& want) {
 
 double tol(DType t) { return t == DType::F64 ? 1e-12 : 2e-6; }
 
+// floor(x) elementwise, through the host (the engine has no floor op).
+Tensor floor_of(const Tensor& x) {
+  std::vector<double> v = x.to_vector();
+  for (double& e : v) e = std::floor(e);
+  return from_vector(v, x.shape(), x.dtype());
+}
+
 class CudaBackendTest : public ::testing::TestWithParam<DType> {
  protected:
   void SetUp() override { MMGAN_REQUIRE_CUDA(); }
@@ -230,6 +237,86 @@ TEST_P(CudaBackendTest, ConvFamilyOnThePapersShapesAndOddOnes) {
   }
 }
 
+// Pooling and resizing: Inception's shapes, small odd ones, one past a full grid pass (2^23
+// threads), adaptive windows that shrink and grow; max pooling on inputs with ties (values in
+// {-1, 0, 1}) and NaNs, so the argmax rule (first maximum, a NaN wins) is checked too.
+kernels::PoolGeom pool_geom(Shape x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+  kernels::PoolGeom g;
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3], g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.ph = ph, g.pw = pw;
+  g.oh = (g.h + 2 * ph - kh) / sh + 1, g.ow = (g.w + 2 * pw - kw) / sw + 1;
+  return g;
+}
+kernels::PoolGeom adaptive_geom(Shape x, int64_t oh, int64_t ow) {
+  kernels::PoolGeom g;
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3], g.oh = oh, g.ow = ow, g.adaptive = true;
+  return g;
+}
+
+TEST_P(CudaBackendTest, PoolingEveryCall) {
+  std::vector<kernels::PoolGeom> geoms = {
+      pool_geom({2, 3, 147, 147}, 3, 3, 2, 2, 0, 0), pool_geom({2, 5, 35, 35}, 3, 3, 1, 1, 1, 1),
+      pool_geom({3, 2, 7, 6}, 2, 3, 2, 1, 1, 1),     pool_geom({1, 1, 1, 1}, 1, 1, 1, 1, 0, 0),
+      pool_geom({2, 3, 8, 8}, 3, 3, 1, 1, 1, 1),     pool_geom({64, 64, 64, 64}, 2, 2, 1, 1, 0, 0),
+      adaptive_geom({2, 3, 5, 7}, 3, 2),             adaptive_geom({2, 4, 8, 8}, 1, 1),
+      adaptive_geom({2, 2, 3, 4}, 5, 7),             adaptive_geom({2, 3, 17, 17}, 5, 5)};
+  for (kernels::PoolGeom g : geoms) {
+    const Shape xs{g.n, g.c, g.h, g.w}, ys{g.n, g.c, g.oh, g.ow};
+    const std::string at = shape_str(xs) + " -> " + shape_str(ys);
+    const Tensor x = rnd(xs, -1, 1, 30), gy = rnd(ys, -1, 1, 31), v = rnd(xs, -1, 1, 32);
+    // Ties everywhere and a few NaNs for the max pool's argmax.
+    Tensor xt = floor_of(rnd(xs, -1, 2, 33));
+    xt = where(gt(rnd(xs, 0, 1, 34), 0.995), full(xs, std::numeric_limits<double>::quiet_NaN(), t()), xt);
+    const Tensor xg = x.to(kGpu), xtg = xt.to(kGpu), gyg = gy.to(kGpu), vg = v.to(kGpu);
+    for (bool include_pad : {true, false}) {
+      g.count_include_pad = include_pad;
+      Tensor y = empty(ys, t()), yg = full(ys, 7.0, t(), kGpu);  // outputs are overwritten
+      cpu().avg_pool2d(g, x.view(), y.view());
+      gpu().avg_pool2d(g, xg.view(), yg.view());
+      EXPECT_LT(diff(yg, y), tol(t())) << "avg_pool2d " << at << " count_include_pad " << include_pad;
+      Tensor gx = empty(xs, t()), gxg = full(xs, 7.0, t(), kGpu);
+      cpu().avg_pool2d_adjoint(g, gy.view(), gx.view());
+      gpu().avg_pool2d_adjoint(g, gyg.view(), gxg.view());
+      EXPECT_LT(diff(gxg, gx), tol(t())) << "avg_pool2d_adjoint " << at << " count_include_pad " << include_pad;
+    }
+    if (g.adaptive) continue;
+    for (const auto& [in, in_g, what] : {std::tuple{x, xg, "distinct"}, std::tuple{xt, xtg, "ties and NaN"}}) {
+      Tensor y = empty(ys, t()), yg = full(ys, 7.0, t(), kGpu);
+      cpu().max_pool2d(g, in.view(), y.view());
+      gpu().max_pool2d(g, in_g.view(), yg.view());
+      EXPECT_EQ(diff(yg, y), 0.0) << "max_pool2d " << at << " " << what;
+      Tensor w = empty(ys, t()), wg = full(ys, 7.0, t(), kGpu);
+      cpu().max_pool2d_gather(g, in.view(), v.view(), w.view());
+      gpu().max_pool2d_gather(g, in_g.view(), vg.view(), wg.view());
+      EXPECT_EQ(diff(wg, w), 0.0) << "max_pool2d_gather " << at << " " << what;
+      Tensor gx = empty(xs, t()), gxg = full(xs, 7.0, t(), kGpu);
+      cpu().max_pool2d_scatter(g, in.view(), gy.view(), gx.view());
+      gpu().max_pool2d_scatter(g, in_g.view(), gyg.view(), gxg.view());
+      EXPECT_LT(diff(gxg, gx), tol(t())) << "max_pool2d_scatter " << at << " " << what;
+    }
+  }
+}
+
+TEST_P(CudaBackendTest, ResizeBilinearBothWays) {
+  struct R {
+    int64_t n, c, h, w, oh, ow;
+  };
+  for (const R& r : {R{2, 3, 32, 32, 299, 299}, R{2, 2, 7, 6, 3, 4}, R{2, 2, 5, 5, 9, 9}, R{3, 2, 4, 6, 11, 3},
+                     R{1, 1, 1, 1, 3, 2}, R{2, 2, 3, 4, 3, 4}, R{4, 3, 299, 299, 75, 80}, R{40, 64, 64, 64, 65, 63}}) {
+    kernels::ResizeGeom g;
+    g.n = r.n, g.c = r.c, g.h = r.h, g.w = r.w, g.oh = r.oh, g.ow = r.ow;
+    const Shape xs{r.n, r.c, r.h, r.w}, ys{r.n, r.c, r.oh, r.ow};
+    const Tensor x = rnd(xs, -1, 1, 35), gy = rnd(ys, -1, 1, 36);
+    Tensor y = empty(ys, t()), yg = full(ys, 7.0, t(), kGpu);
+    cpu().resize_bilinear(g, x.view(), y.view());
+    gpu().resize_bilinear(g, x.to(kGpu).view(), yg.view());
+    EXPECT_LT(diff(yg, y), tol(t())) << "resize_bilinear " << shape_str(xs) << " -> " << shape_str(ys);
+    Tensor gx = empty(xs, t()), gxg = full(xs, 7.0, t(), kGpu);
+    cpu().resize_bilinear_adjoint(g, gy.view(), gx.view());
+    gpu().resize_bilinear_adjoint(g, gy.to(kGpu).view(), gxg.view());
+    EXPECT_LT(diff(gxg, gx), tol(t())) << "resize_bilinear_adjoint " << shape_str(ys) << " -> " << shape_str(xs);
+  }
+}
+
 TEST_P(CudaBackendTest, RandomStreamsEqualTheCpu) {
   for (int64_t n : {1, 5, 4097, 1000001}) {
     Tensor u = empty({n}, t()), ug = empty({n}, t(), kGpu);
@@ -262,6 +349,54 @@ TEST_P(CudaBackendTest, AdamStepsEqualTheCpu) {
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaBackendTest, ::testing::Values(DType::F64, DType::F32),
                          [](const auto& info) { return std::string(kernels::dtype_name(info.param)); });
+
+// The index ranges the CUDA adjoints gather over (kernels/pool_geom.h), against brute force on
+// the host, so they are checked without a GPU: pool_covering must list exactly the windows that
+// hold each input index, linear_taps_reading at least every output whose taps read it.
+TEST(PoolGeometry, GatherRangesHoldEveryReader) {
+  for (int64_t in = 1; in <= 12; ++in)
+    for (int64_t out = 1; out <= 12; ++out)
+      for (int64_t y = 0; y < in; ++y) {
+        int64_t first, last;
+        kernels::pool_covering(y, in, out, 0, 1, 0, true, &first, &last);
+        for (int64_t i = 0; i < out; ++i) {
+          const kernels::Window1d w = kernels::pool_window(i, in, out, 0, 1, 0, true);
+          EXPECT_EQ(w.lo <= y && y < w.hi, first <= i && i < last) << "adaptive " << in << " -> " << out << " y " << y;
+        }
+      }
+  for (int64_t in = 1; in <= 12; ++in)
+    for (int64_t k = 1; k <= 4; ++k)
+      for (int64_t s = 1; s <= 3; ++s)
+        for (int64_t p = 0; 2 * p <= k; ++p) {
+          if (in + 2 * p < k) continue;
+          const int64_t out = (in + 2 * p - k) / s + 1;
+          for (int64_t y = 0; y < in; ++y) {
+            int64_t first, last;
+            kernels::pool_covering(y, in, out, k, s, p, false, &first, &last);
+            for (int64_t i = 0; i < out; ++i) {
+              const kernels::Window1d w = kernels::pool_window(i, in, out, k, s, p, false);
+              EXPECT_EQ(w.lo <= y && y < w.hi, first <= i && i < last)
+                  << "in " << in << " k " << k << " s " << s << " p " << p << " y " << y;
+            }
+          }
+        }
+  for (int64_t in = 1; in <= 40; ++in)
+    for (int64_t out : {int64_t(1), int64_t(2), int64_t(3), in - 1, in, in + 1, 2 * in + 1, 7 * in + 3, int64_t(299)}) {
+      if (out < 1) continue;
+      for (int64_t y = 0; y < in; ++y) {
+        int64_t first, last;
+        kernels::linear_taps_reading(y, in, out, &first, &last);
+        for (int64_t i = 0; i < out; ++i) {
+          const auto tf = kernels::linear_tap<float>(i, in, out);
+          const auto td = kernels::linear_tap<double>(i, in, out);
+          if (tf.i0 == y || tf.i1 == y || td.i0 == y || td.i1 == y) {
+            EXPECT_TRUE(first <= i && i < last) << "resize " << in << " -> " << out << ": output " << i
+                                                << " reads " << y << " outside [" << first << ", " << last << ")";
+          }
+        }
+      }
+    }
+}
 
 TEST(CudaBackend, HostCopiesRoundTripAndErrorsNameTheDevice) {
   MMGAN_REQUIRE_CUDA();

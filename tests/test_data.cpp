@@ -46,16 +46,6 @@ void write_gz(const fs::path& p, const std::vector<uint8_t>& b) {
   gzclose(f);
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 // The independent float formula: torchvision's ToTensor (/ 255) then Normalize(0.5, 0.5), float32.
 float expected_float(uint8_t b) {
   const float x = float(b) / 255.0f;
@@ -86,7 +76,7 @@ TEST(Data, ByteScalingMatchesTorchvision) {
   EXPECT_EQ(p[4], expected_float(128));
   EXPECT_EQ(p[5], 1.0f);
   EXPECT_EQ(p[0], expected_float(1));
-  EXPECT_NE(error_of([&] { ds.gather({2}); }).find("sample index 2 out of range"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { ds.gather({2}); }).find("sample index 2 out of range"), std::string::npos);
 }
 
 // The whole table against PyTorch's ToTensor + Normalize arithmetic, bit for bit.
@@ -248,16 +238,16 @@ TEST(Data, Cifar10Errors) {
   std::vector<uint8_t> raw = read_bytes(sample);
   raw.resize(raw.size() - 100);
   write_bytes(dir / "cut.bin", raw);
-  const std::string e = error_of([&] { load_cifar10((dir / "cut.bin").string()); });
+  const std::string e = test::error_of([&] { load_cifar10((dir / "cut.bin").string()); });
   EXPECT_NE(e.find((dir / "cut.bin").string()), std::string::npos) << e;
   EXPECT_NE(e.find(std::to_string(raw.size())), std::string::npos) << e;
   EXPECT_NE(e.find("truncated or not a CIFAR-10 binary batch"), std::string::npos) << e;
   write_bytes(dir / "empty.bin", {});
-  EXPECT_NE(error_of([&] { load_cifar10((dir / "empty.bin").string()); }).find("empty.bin"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_cifar10((dir / "empty.bin").string()); }).find("empty.bin"), std::string::npos);
   const fs::path none = dir / "nothing-here";
   fs::create_directories(none);
-  EXPECT_NE(error_of([&] { load_cifar10(none.string()); }).find(none.string()), std::string::npos);
-  EXPECT_NE(error_of([&] { load_cifar10((dir / "missing").string()); }).find("missing' does not exist"),
+  EXPECT_NE(test::error_of([&] { load_cifar10(none.string()); }).find(none.string()), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_cifar10((dir / "missing").string()); }).find("missing' does not exist"),
             std::string::npos);
   fs::remove_all(dir);
 }
@@ -265,13 +255,8 @@ TEST(Data, Cifar10Errors) {
 // ---------------------------------------------------------------------------------------------
 // Fashion-MNIST
 
-#define REQUIRE_FASHION_MNIST()                                                                       \
-  if (!fs::exists(fs::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz"))                         \
-  GTEST_SKIP() << "Fashion-MNIST is not installed in " << kFashionMnistDir                            \
-               << " (Debian package dataset-fashion-mnist, tools/install-deps.sh installs it)"
-
 TEST(Data, FashionMnistTrainPadded) {
-  REQUIRE_FASHION_MNIST();
+  MMGAN_REQUIRE_FASHION_MNIST();
   const Labeled l = load_fashion_mnist(kFashionMnistDir, true);
   const Dataset& ds = l.images;
   EXPECT_EQ(ds.name, "fashion-mnist");
@@ -304,7 +289,7 @@ TEST(Data, FashionMnistTrainPadded) {
 }
 
 TEST(Data, FashionMnistTestSplitResized) {
-  REQUIRE_FASHION_MNIST();
+  MMGAN_REQUIRE_FASHION_MNIST();
   const Labeled l = load_fashion_mnist(kFashionMnistDir, false, 32, "resize");
   EXPECT_EQ(l.images.count, 10000);
   std::map<int, int> hist;
@@ -316,9 +301,9 @@ TEST(Data, FashionMnistTestSplitResized) {
   EXPECT_TRUE(std::equal(want.begin(), want.end(), l.images.bytes.begin()));
   const Labeled s16 = load_fashion_mnist(kFashionMnistDir, false, 16, "resize");
   EXPECT_EQ(shape_str(s16.images.sample_shape), "[1, 16, 16]");
-  const std::string e = error_of([] { load_fashion_mnist(kFashionMnistDir, false, 31, "pad"); });
+  const std::string e = test::error_of([] { load_fashion_mnist(kFashionMnistDir, false, 31, "pad"); });
   EXPECT_NE(e.find("image_size 31"), std::string::npos) << e;
-  EXPECT_NE(error_of([] { load_fashion_mnist(kFashionMnistDir, false, 32, "crop"); }).find("'crop'"),
+  EXPECT_NE(test::error_of([] { load_fashion_mnist(kFashionMnistDir, false, 32, "crop"); }).find("'crop'"),
             std::string::npos);
 }
 
@@ -354,19 +339,19 @@ TEST(Data, FashionMnistFormatChecks) {
   // A .gz beside the plain file wins; a wrong magic number names the file and the magic.
   const fs::path gz = dir / "train-images-idx3-ubyte.gz";
   write_gz(gz, idx_images(2049, 3, 3));
-  std::string e = error_of([&] { load_fashion_mnist(dir.string(), true); });
+  std::string e = test::error_of([&] { load_fashion_mnist(dir.string(), true); });
   EXPECT_NE(e.find(gz.string()), std::string::npos) << e;
   EXPECT_NE(e.find("magic number 2049"), std::string::npos) << e;
   // Header promising more images than the file holds.
   write_gz(gz, idx_images(2051, 3, 2));
-  e = error_of([&] { load_fashion_mnist(dir.string(), true); });
+  e = test::error_of([&] { load_fashion_mnist(dir.string(), true); });
   EXPECT_NE(e.find(gz.string()), std::string::npos) << e;
   EXPECT_NE(e.find("truncated or corrupt"), std::string::npos) << e;
   // A corrupt gzip stream: a valid gzip header followed by garbage.
   std::vector<uint8_t> bad{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
   for (int i = 0; i < 200; ++i) bad.push_back(uint8_t(i * 97 + 13));
   write_bytes(gz, bad);
-  e = error_of([&] { load_fashion_mnist(dir.string(), true); });
+  e = test::error_of([&] { load_fashion_mnist(dir.string(), true); });
   EXPECT_NE(e.find(gz.string()), std::string::npos) << e;
   EXPECT_NE(e.find("cannot decompress"), std::string::npos) << e;
   // A truncated gzip file.
@@ -374,15 +359,15 @@ TEST(Data, FashionMnistFormatChecks) {
   std::vector<uint8_t> cut = read_bytes(gz);
   cut.resize(cut.size() / 2);
   write_bytes(gz, cut);
-  e = error_of([&] { load_fashion_mnist(dir.string(), true); });
+  e = test::error_of([&] { load_fashion_mnist(dir.string(), true); });
   EXPECT_NE(e.find(gz.string()), std::string::npos) << e;
   // Label count disagreeing with the image count.
   write_gz(gz, idx_images(2051, 3, 3));
   write_bytes(dir / "train-labels-idx1-ubyte", idx_labels(4));
-  e = error_of([&] { load_fashion_mnist(dir.string(), true); });
+  e = test::error_of([&] { load_fashion_mnist(dir.string(), true); });
   EXPECT_NE(e.find("has 4 labels"), std::string::npos) << e;
   // Missing files name both candidates.
-  e = error_of([&] { load_fashion_mnist(dir.string(), false); });
+  e = test::error_of([&] { load_fashion_mnist(dir.string(), false); });
   EXPECT_NE(e.find("t10k-images-idx3-ubyte.gz"), std::string::npos) << e;
   fs::remove_all(dir);
 }
@@ -447,7 +432,7 @@ TEST(Data, ImageFolderReadsSortedSkipsBadFiles) {
   EXPECT_EQ(one.bytes[size_t(3 * 8 + 5)], (19595 * r + 38470 * gg + 7471 * b + 0x8000) >> 16);
   EXPECT_EQ(one.bytes[size_t(64 + 3 * 8 + 5)], grey_v(3, 5));
 
-  const std::string e = error_of([&] { load_image_folder(dir.string(), 8, 3, 0, "stop"); });
+  const std::string e = test::error_of([&] { load_image_folder(dir.string(), 8, 3, 0, "stop"); });
   EXPECT_NE(e.find((dir / "bad.png").string()), std::string::npos) << e;
   EXPECT_NE(e.find("cannot read"), std::string::npos) << e;
   fs::remove_all(dir);
@@ -494,18 +479,18 @@ TEST(Data, ImageFolderCropAndResize) {
 TEST(Data, ImageFolderErrors) {
   const fs::path dir = test::temp_dir("folder-empty");
   std::ofstream(dir / "readme.txt") << "no images";
-  std::string e = error_of([&] { load_image_folder(dir.string(), 8); });
+  std::string e = test::error_of([&] { load_image_folder(dir.string(), 8); });
   EXPECT_NE(e.find(dir.string()), std::string::npos) << e;
   EXPECT_NE(e.find("holds no images"), std::string::npos) << e;
-  e = error_of([&] { load_image_folder((dir / "nope").string(), 8); });
+  e = test::error_of([&] { load_image_folder((dir / "nope").string(), 8); });
   EXPECT_NE(e.find((dir / "nope").string() + "' does not exist"), std::string::npos) << e;
   std::ofstream(dir / "only.png") << "garbage";
   testing::internal::CaptureStderr();
-  e = error_of([&] { load_image_folder(dir.string(), 8); });
+  e = test::error_of([&] { load_image_folder(dir.string(), 8); });
   testing::internal::GetCapturedStderr();
   EXPECT_NE(e.find("none of its 1 images could be read"), std::string::npos) << e;
-  EXPECT_NE(error_of([&] { load_image_folder(dir.string(), 8, 2); }).find("n_colors"), std::string::npos);
-  EXPECT_NE(error_of([&] { load_image_folder(dir.string(), 8, 3, 0, "ignore"); }).find("on_bad"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_image_folder(dir.string(), 8, 2); }).find("n_colors"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_image_folder(dir.string(), 8, 3, 0, "ignore"); }).find("on_bad"), std::string::npos);
   fs::remove_all(dir);
 }
 
@@ -560,8 +545,8 @@ TEST(Data, ToyRing8ClustersNearTheCentres) {
   // Distance to the centre of a 2-d Gaussian with std 0.05: Rayleigh, mean 0.05 sqrt(pi / 2) = 0.0627.
   EXPECT_NEAR(mean_dist, 0.05 * std::sqrt(M_PI / 2), 0.003);
   EXPECT_EQ(make_toy("ring8", n, 3).values, ds.values);
-  EXPECT_NE(error_of([] { make_toy("spiral", 10, 1); }).find("'spiral'"), std::string::npos);
-  EXPECT_NE(error_of([] { make_toy("ring8", 0, 1); }).find("n > 0"), std::string::npos);
+  EXPECT_NE(test::error_of([] { make_toy("spiral", 10, 1); }).find("'spiral'"), std::string::npos);
+  EXPECT_NE(test::error_of([] { make_toy("ring8", 0, 1); }).find("n > 0"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,7 +572,7 @@ TEST(Data, SamplerDrawsDistinctIndicesDeterministically) {
   // O(batch): a batch from a huge index range costs nothing.
   const std::vector<int64_t> huge = BatchSampler(int64_t(1) << 40, 16, 1).indices(0);
   EXPECT_EQ(std::set<int64_t>(huge.begin(), huge.end()).size(), 16u);
-  const std::string e = error_of([] { BatchSampler(10, 11, 0); });
+  const std::string e = test::error_of([] { BatchSampler(10, 11, 0); });
   EXPECT_NE(e.find("batch size 11"), std::string::npos) << e;
   EXPECT_NE(e.find("data set size 10"), std::string::npos) << e;
 }
@@ -662,11 +647,11 @@ TEST(Data, PrefetcherRethrowsWorkerErrors) {
   broken.sample_shape = {2};
   broken.count = 10;
   Prefetcher p(broken, 4, 1);
-  const std::string e = error_of([&] { p.next(); });
+  const std::string e = test::error_of([&] { p.next(); });
   EXPECT_NE(e.find("data set 'broken'"), std::string::npos) << e;
   EXPECT_EQ(p.position(), 0u);  // the failed batch is not consumed
-  EXPECT_NE(error_of([&] { p.next(); }), "no error");
-  EXPECT_NE(error_of([] { Dataset d; d.count = 3; Prefetcher(d, 4, 0); }).find("batch size 4"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { p.next(); }), "<no error>");
+  EXPECT_NE(test::error_of([] { Dataset d; d.count = 3; Prefetcher(d, 4, 0); }).find("batch size 4"), std::string::npos);
 }
 
 }  // namespace

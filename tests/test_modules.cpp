@@ -49,15 +49,6 @@ Names cat(std::initializer_list<Names> parts) {
   return out;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 // ---- names and order -----------------------------------------------------------------------
 
 TEST(Modules, DcganDiscriminatorStateNamesWithBatchNorm) {
@@ -401,13 +392,13 @@ TEST(Modules, LoadErrorsNameTheKeyAndChangeNothing) {
   const std::string key = "main.Middle-BatchNorm2d [0].running_var";
   missing.tensors.erase(key);
   missing.names.erase(std::find(missing.names.begin(), missing.names.end(), key));
-  std::string msg = error_of([&] { b->load_state_dict(missing); });
+  std::string msg = test::error_of([&] { b->load_state_dict(missing); });
   EXPECT_NE(msg.find("missing key 'main.Middle-BatchNorm2d [0].running_var'"), std::string::npos) << msg;
   unchanged();
 
   SafeTensors extra = a->state_dict();
   extra.add("main.Middle-Conv2d [7].weight", zeros({1}));
-  msg = error_of([&] { b->load_state_dict(extra); });
+  msg = test::error_of([&] { b->load_state_dict(extra); });
   EXPECT_NE(msg.find("unexpected key 'main.Middle-Conv2d [7].weight'"), std::string::npos) << msg;
   unchanged();
   b->load_state_dict(extra, "", /*strict=*/false);  // allowed when not strict
@@ -415,7 +406,7 @@ TEST(Modules, LoadErrorsNameTheKeyAndChangeNothing) {
 
   SafeTensors wrong = b->state_dict();
   wrong.tensors["main.End-Conv2d.weight"] = zeros({1, 8, 3, 3});
-  msg = error_of([&] { a->load_state_dict(wrong); });
+  msg = test::error_of([&] { a->load_state_dict(wrong); });
   EXPECT_NE(msg.find("'main.End-Conv2d.weight'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[1, 8, 3, 3]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[1, 8, 4, 4]"), std::string::npos) << msg;
@@ -478,18 +469,18 @@ TEST(Modules, RegistrationRejectsBadAndDuplicateNames) {
 TEST(Modules, ImpossibleConfigsNameTheField) {
   Generator g(1);
   NetConfig c = dcgan(24, 8);
-  EXPECT_NE(error_of([&] { nn::make_generator(c, g); }).find("image_size"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { nn::make_generator(c, g); }).find("image_size"), std::string::npos);
   c.image_size = 8;
-  EXPECT_NE(error_of([&] { nn::make_discriminator(c, g); }).find("image_size"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { nn::make_discriminator(c, g); }).find("image_size"), std::string::npos);
   NetConfig s = cnn();
   s.image_size = 64;
-  EXPECT_NE(error_of([&] { nn::make_discriminator(s, g); }).find("image_size"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { nn::make_discriminator(s, g); }).find("image_size"), std::string::npos);
   c = dcgan(32, 8);
   c.z_size = 0;
-  EXPECT_NE(error_of([&] { nn::make_generator(c, g); }).find("z_size"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { nn::make_generator(c, g); }).find("z_size"), std::string::npos);
   c = dcgan(32, 8);
   c.D_h_size = 0;
-  EXPECT_NE(error_of([&] { nn::make_discriminator(c, g); }).find("D_h_size"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { nn::make_discriminator(c, g); }).find("D_h_size"), std::string::npos);
 }
 
 // ---- forward passes ------------------------------------------------------------------------

@@ -14,7 +14,9 @@ using test::away_from_zero;
 using test::uniform;
 
 // Const and PositiveConst: inputs that are not differentiated (running statistics, u and v).
-enum class Domain { Any, Positive, AwayFromZero, Mask, Const, PositiveConst };
+// Distinct: a random permutation of values spaced 3 / numel apart, so no window of a max pool
+// holds a near-tie that finite differences could cross.
+enum class Domain { Any, Positive, AwayFromZero, Mask, Const, PositiveConst, Distinct };
 
 struct OpCase {
   std::string name;  // also the key of the PyTorch formula in tests/oracle/ops.py
@@ -87,6 +89,8 @@ std::vector<OpCase> cases() {
        [](const std::vector<Tensor>& x) { return conv2d(x[0], x[1], x[2], ConvParams(2, 1)); }},
       {"conv2d_rect", {{{2, 2, 5, 6}, D::Any}, {{2, 2, 2, 3}, D::Any}},
        b([](const Tensor& x, const Tensor& w) { return conv2d(x, w, {}, ConvParams(1, 2, 0, 1)); })},
+      {"conv2d_1x1", {{{3, 4, 3, 5}, D::Any}, {{2, 4, 1, 1}, D::Any}, {{2}, D::Any}},  // the CPU's per-image GEMM path
+       [](const std::vector<Tensor>& x) { return conv2d(x[0], x[1], x[2], ConvParams(1, 0)); }},
       {"conv_transpose2d", {{{3, 2, 3, 2}, D::Any}, {{2, 3, 4, 3}, D::Any}, {{3}, D::Any}},
        [](const std::vector<Tensor>& x) { return conv_transpose2d(x[0], x[1], x[2], ConvParams(2, 1), 1, 1); }},
       {"conv_transpose2d_to", {{{3, 2, 3, 2}, D::Any}, {{2, 2, 3, 2}, D::Any}},
@@ -104,7 +108,40 @@ std::vector<OpCase> cases() {
        [](const std::vector<Tensor>& x) { return spectral_normalize(x[0], x[1], x[2], 0, false); }},
       {"spectral_dim1", {{{2, 3, 2, 2}, D::Any}, {{3}, D::Const}, {{8}, D::Const}},
        [](const std::vector<Tensor>& x) { return spectral_normalize(x[0], x[1], x[2], 1, false); }},
+      // Pooling and resizing (the FID Inception's ops): small odd shapes, batch 2-3, >= 2 channels.
+      {"max_pool2d_k3s2", {{{2, 3, 7, 6}, D::Distinct}}, u([](const Tensor& x) { return max_pool2d(x, PoolParams(3, 2)); })},
+      {"max_pool2d_k3s1p1", {{{3, 2, 5, 4}, D::Distinct}},
+       u([](const Tensor& x) { return max_pool2d(x, PoolParams(3, 1, 1)); })},
+      {"max_pool2d_backward", {{{2, 2, 3, 2}, D::Any}, {{2, 2, 7, 6}, D::Const}},
+       b([](const Tensor& gy, const Tensor& x) { return max_pool2d_backward(gy, x, PoolParams(3, 2)); })},
+      {"avg_pool2d_k3s1p1_excl", {{{2, 3, 5, 4}, D::Any}},
+       u([](const Tensor& x) { return avg_pool2d(x, PoolParams(3, 1, 1), false); })},
+      {"avg_pool2d_k3s1p1_incl", {{{2, 3, 5, 4}, D::Any}},
+       u([](const Tensor& x) { return avg_pool2d(x, PoolParams(3, 1, 1), true); })},
+      {"avg_pool2d_k2x3s2x1", {{{3, 2, 7, 6}, D::Any}},
+       u([](const Tensor& x) { return avg_pool2d(x, PoolParams(2, 3, 2, 1, 0, 0)); })},
+      {"avg_pool2d_k2x3s2x1p1_excl", {{{3, 2, 6, 5}, D::Any}},
+       u([](const Tensor& x) { return avg_pool2d(x, PoolParams(2, 3, 2, 1, 1, 1), false); })},
+      {"adaptive_avg_pool2d_3x2", {{{2, 3, 5, 7}, D::Any}}, u([](const Tensor& x) { return adaptive_avg_pool2d(x, 3, 2); })},
+      {"adaptive_avg_pool2d_1x1", {{{2, 3, 5, 7}, D::Any}}, u([](const Tensor& x) { return adaptive_avg_pool2d(x, 1, 1); })},
+      {"adaptive_avg_pool2d_up", {{{2, 2, 3, 4}, D::Any}}, u([](const Tensor& x) { return adaptive_avg_pool2d(x, 5, 7); })},
+      {"resize_up", {{{2, 3, 3, 4}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 7, 5); })},
+      {"resize_down", {{{2, 2, 7, 6}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 3, 4); })},
+      {"resize_5_to_9", {{{2, 2, 5, 5}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 9, 9); })},
+      {"resize_mixed", {{{3, 2, 4, 6}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 11, 3); })},
+      {"resize_same", {{{2, 2, 3, 4}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 3, 4); })},
   };
+}
+
+// Values -1.5 + 3 (k + 0.5) / numel, k = 0 .. numel - 1, in a random order; requires grad.
+Tensor distinct(const Shape& shape, Generator& g) {
+  const std::vector<double> u = uniform(shape, 0, 1, g).to_vector();
+  std::vector<size_t> order(u.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&u](size_t a, size_t b) { return u[a] < u[b]; });
+  std::vector<double> v(u.size());
+  for (size_t k = 0; k < order.size(); ++k) v[order[k]] = -1.5 + 3.0 * (double(k) + 0.5) / double(v.size());
+  return from_vector(v, shape, DType::F64).requires_grad_(true);
 }
 
 std::vector<Tensor> make_inputs(const OpCase& c, Generator& g) {
@@ -117,6 +154,7 @@ std::vector<Tensor> make_inputs(const OpCase& c, Generator& g) {
       case Domain::Mask: xs.push_back(gt(uniform(shape, -1, 1, g), 0.0)); break;
       case Domain::Const: xs.push_back(uniform(shape, -1.5, 1.5, g)); break;
       case Domain::PositiveConst: xs.push_back(uniform(shape, 0.5, 2.0, g)); break;
+      case Domain::Distinct: xs.push_back(distinct(shape, g)); break;
     }
   }
   return xs;
@@ -201,29 +239,64 @@ TEST_P(OpTest, CudaMatchesCpu) {
 INSTANTIATE_TEST_SUITE_P(AllOps, OpTest, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 
+// Adds c's inputs xs, its output and its input gradients for a random cotangent to st, under the
+// names tests/oracle/ops.py reads.
+void record_case(SafeTensors& st, const OpCase& c, const std::vector<Tensor>& xs, Generator& g) {
+  const Tensor y = c.fn(xs);
+  const Tensor v = test::uniform(y.shape(), -1, 1, g);
+  std::vector<Tensor> wrt;
+  for (const Tensor& x : xs)
+    if (x.requires_grad()) wrt.push_back(x);
+  const auto gs = grad({y}, wrt, {v});
+  for (size_t i = 0; i < xs.size(); ++i) st.add(c.name + ".in" + std::to_string(i), xs[i].detach());
+  st.add(c.name + ".out", y.detach());
+  st.add(c.name + ".v", v);
+  size_t k = 0;
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (xs[i].requires_grad()) st.add(c.name + ".grad" + std::to_string(i), gs[k++]);
+}
+
 // Every op's value and input gradients (for a random cotangent) against PyTorch in float64.
 TEST(OpsTorchParity, EveryOpMatchesPyTorch) {
   MMGAN_REQUIRE_TORCH();
   SafeTensors st;
   Generator g(99);
-  for (const OpCase& c : cases()) {
-    const auto xs = make_inputs(c, g);
-    const Tensor y = c.fn(xs);
-    const Tensor v = test::uniform(y.shape(), -1, 1, g);
-    std::vector<Tensor> wrt;
-    for (const Tensor& x : xs)
-      if (x.requires_grad()) wrt.push_back(x);
-    const auto gs = grad({y}, wrt, {v});
-    for (size_t i = 0; i < xs.size(); ++i) st.add(c.name + ".in" + std::to_string(i), xs[i].detach());
-    st.add(c.name + ".out", y.detach());
-    st.add(c.name + ".v", v);
-    size_t k = 0;
-    for (size_t i = 0; i < xs.size(); ++i)
-      if (xs[i].requires_grad()) st.add(c.name + ".grad" + std::to_string(i), gs[k++]);
-  }
+  for (const OpCase& c : cases()) record_case(st, c, make_inputs(c, g), g);
   const auto dir = test::temp_dir("ops");
   save_safetensors((dir / "ops.safetensors").string(), st);
   test::run_oracle("ops.py", (dir / "ops.safetensors").string());
+}
+
+// Ties in a max-pooling window: the gradient goes to the first maximum in row-major window order,
+// as in PyTorch (its CPU kernel keeps the first of equal values), and max_pool2d_backward's
+// derivative gathers from the same positions. Inputs drawn from {-1, 0, 1}, so most windows tie.
+TEST(MaxPoolTies, FirstMaximumAsPyTorch) {
+  MMGAN_REQUIRE_TORCH();
+  Generator g(23);
+  auto ties = [&g](const Shape& s, bool req) {
+    std::vector<double> v = test::uniform(s, -1, 2, g).to_vector();
+    for (double& e : v) e = std::floor(e);
+    Tensor t = from_vector(v, s, DType::F64);
+    if (req) t.requires_grad_(true);
+    return t;
+  };
+  auto u = [](auto f) { return [f](const std::vector<Tensor>& x) { return f(x[0]); }; };
+  const std::vector<std::pair<OpCase, std::vector<Tensor>>> cs = {
+      {{"max_pool2d_ties_k3s2", {}, u([](const Tensor& x) { return max_pool2d(x, PoolParams(3, 2)); })},
+       {ties({2, 3, 7, 6}, true)}},
+      {{"max_pool2d_ties_k3s1p1", {}, u([](const Tensor& x) { return max_pool2d(x, PoolParams(3, 1, 1)); })},
+       {ties({2, 3, 5, 4}, true)}},
+      {{"max_pool2d_ties_k2x3s1x2p1", {}, u([](const Tensor& x) { return max_pool2d(x, PoolParams(2, 3, 1, 2, 1, 1)); })},
+       {ties({2, 2, 5, 6}, true)}},
+      {{"max_pool2d_backward_ties", {},
+        [](const std::vector<Tensor>& x) { return max_pool2d_backward(x[0], x[1], PoolParams(3, 2)); }},
+       {test::uniform({2, 3, 3, 2}, -1, 1, g, true), ties({2, 3, 7, 6}, false)}},
+  };
+  SafeTensors st;
+  for (const auto& [c, xs] : cs) record_case(st, c, xs, g);
+  const auto dir = test::temp_dir("pool-ties");
+  save_safetensors((dir / "ties.safetensors").string(), st);
+  test::run_oracle("ops.py", (dir / "ties.safetensors").string());
 }
 
 }  // namespace
@@ -275,8 +348,44 @@ TEST(NanPropagation, SelectingOpsKeepNaN) {
   for (const Tensor& r : {relu(x), leaky_relu(x, 0.2), clamp(x, -1, 1), maximum(x, y), minimum(x, y), abs(x),
                           linf_norm_per_sample(x.reshape({1, 2})), amax(x)})
     EXPECT_TRUE(std::isnan(r.to_vector()[0])) << r.str();
+  EXPECT_TRUE(std::isnan(max_pool2d(x.reshape({1, 1, 1, 2}), PoolParams(1, 2, 1, 2, 0, 0)).to_vector()[0]));
+  EXPECT_TRUE(std::isnan(max_pool2d(y.reshape({1, 1, 1, 2}), PoolParams(1, 2, 1, 2, 0, 0)).to_vector()[0]));
   EXPECT_TRUE(std::isnan(maximum(y, x).to_vector()[1]));
   EXPECT_TRUE(std::isnan(minimum(y, x).to_vector()[1]));
+}
+
+// Batches whose column matrix exceeds the CPU conv's budget (2^24 elements) go through im2col in
+// chunks of images (here 7 + 2, then 1 + 1 + 1): the result must equal the direct sum in float64.
+TEST(ConvChunks, LargeBatchesEqualTheDirectSum) {
+  struct Case {
+    Shape x, w;
+    ConvParams p;
+  };
+  for (const Case& c : {Case{{9, 64, 64, 64}, {2, 64, 3, 3}, ConvParams(1, 1)},
+                        Case{{3, 64, 128, 128}, {1, 64, 3, 3}, ConvParams(1, 1)}}) {
+    Generator g(13);
+    const Tensor x = test::uniform(c.x, -1, 1, g, false, DType::F32), w = test::uniform(c.w, -1, 1, g, false, DType::F32);
+    const Tensor y = conv2d(x, w, {}, c.p);
+    const int64_t N = c.x[0], C = c.x[1], H = c.x[2], W = c.x[3], O = c.w[0];
+    ASSERT_EQ(shape_str(y.shape()), shape_str(Shape{N, O, H, W}));
+    const std::vector<double> xv = x.to_vector(), wv = w.to_vector(), yv = y.to_vector();
+    double worst = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t i = 0; i < H; i += 7)  // a sparse grid of outputs, borders included
+          for (int64_t j = 0; j < W; j += (j == 0 || j >= W - 2 ? 1 : 5)) {
+            double sum = 0;
+            for (int64_t ch = 0; ch < C; ++ch)
+              for (int64_t a = 0; a < 3; ++a)
+                for (int64_t b = 0; b < 3; ++b) {
+                  const int64_t hi = i - 1 + a, wi = j - 1 + b;
+                  if (hi >= 0 && hi < H && wi >= 0 && wi < W)
+                    sum += xv[size_t(((n * C + ch) * H + hi) * W + wi)] * wv[size_t(((o * C + ch) * 3 + a) * 3 + b)];
+                }
+            worst = std::max(worst, std::fabs(yv[size_t(((n * O + o) * H + i) * W + j)] - sum));
+          }
+    EXPECT_LT(worst, 1e-4) << shape_str(c.x);
+  }
 }
 
 // The same for a small critic of the paper's kind: conv (stride 2) -> BatchNorm in train mode ->

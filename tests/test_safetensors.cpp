@@ -25,14 +25,7 @@ std::string replace_once(std::string bytes, const std::string& from, const std::
   return bytes;
 }
 
-std::string load_error(const fs::path& p) {
-  try {
-    load_safetensors(p.string());
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+std::string load_error(const fs::path& p) { return test::error_of([&] { load_safetensors(p.string()); }); }
 
 SafeTensors sample(Generator& g) {
   SafeTensors st;

@@ -1,6 +1,7 @@
 // Shared helpers for the tests: random inputs, closeness checks, and the PyTorch oracle runner.
 #pragma once
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "data/fashion_mnist.h"
 #include "engine/mmgan.h"
 
 namespace mmgan::test {
@@ -76,20 +78,41 @@ inline bool torch_available() {
   return ok;
 }
 
-// Runs tests/oracle/<script> with arguments; fails the test with the script's output if it fails,
-// and prints its summary (the worst errors) with its time when it passes.
-inline void run_oracle(const std::string& script, const std::string& args) {
-  const std::string cmd = "/usr/bin/python3 " + source_dir() + "/tests/oracle/" + script + " " + args + " 2>&1";
-  const auto t0 = std::chrono::steady_clock::now();
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
+// A shell command's exit status (-1 when it did not exit normally) and its stdout and stderr.
+struct CommandResult {
+  int code;
+  std::string out;
+};
+inline CommandResult run_command(const std::string& cmd) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return {-1, "popen failed: " + cmd};
   std::string out;
   char buf[4096];
   while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int rc = ::pclose(p);
-  ASSERT_EQ(rc, 0) << cmd << "\n" << out;
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Runs tests/oracle/<script> with arguments; fails the test with the script's output if it fails,
+// and prints its summary (the worst errors) with its time when it passes.
+inline void run_oracle(const std::string& script, const std::string& args) {
+  const std::string cmd = "/usr/bin/python3 " + source_dir() + "/tests/oracle/" + script + " " + args;
+  const auto t0 = std::chrono::steady_clock::now();
+  const CommandResult r = run_command(cmd);
+  ASSERT_EQ(r.code, 0) << cmd << "\n" << r.out;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("  oracle %s (%.1f s): %s", script.c_str(), s, out.c_str());
+  std::printf("  oracle %s (%.1f s): %s", script.c_str(), s, r.out.c_str());
+}
+
+// The message of the exception f throws, or "<no error>".
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "<no error>";
 }
 
 // Closeness of inputs to the kinks where two engines may legitimately differ: the smallest |v| over
@@ -129,6 +152,14 @@ inline std::string values_str(const Tensor& t) {
 #define MMGAN_REQUIRE_CUDA()                                                                         \
   do {                                                                                               \
     if (!::mmgan::cuda_available()) GTEST_SKIP() << "no CUDA device (or built with -DMMGAN_CUDA=OFF)"; \
+  } while (0)
+
+// Tests on the real Fashion-MNIST (Debian's dataset-fashion-mnist) skip without it.
+#define MMGAN_REQUIRE_FASHION_MNIST()                                                                     \
+  do {                                                                                                    \
+    if (!std::filesystem::exists(std::string(::mmgan::data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz")) \
+      GTEST_SKIP() << "Fashion-MNIST is not installed in " << ::mmgan::data::kFashionMnistDir               \
+                   << " (Debian's dataset-fashion-mnist; tools/install-deps.sh installs it)";             \
   } while (0)
 
 #define MMGAN_REQUIRE_TORCH()                                                                        \

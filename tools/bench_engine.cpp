@@ -108,6 +108,34 @@ BENCHMARK(BM_Conv2dForward)->DCGAN32_D_SHAPES;
 BENCHMARK(BM_Conv2dInputGrad)->DCGAN32_D_SHAPES;
 BENCHMARK(BM_Conv2dWeightGrad)->DCGAN32_D_SHAPES;
 
+// The FID Inception's pooling and resizing at batch 8, float32: the stem's 3x3 stride-2 max pool,
+// the blocks' 3x3 average pools (count_include_pad=false, as TensorFlow's), and the resize of
+// 32x32 images to the network's 299x299 input. Bytes: the input read plus the output written.
+void pool_bytes(benchmark::State& st, const Tensor& x, const Tensor& y) {
+  st.SetBytesProcessed(int64_t(st.iterations()) * (x.numel() + y.numel()) * 4);
+}
+void BM_MaxPool2dInception(benchmark::State& st) {
+  Generator g(1);
+  Tensor x = randn({8, 64, 147, 147}, g), y;
+  for (auto _ : st) benchmark::DoNotOptimize((y = max_pool2d(x, PoolParams(3, 2))).view().data);
+  pool_bytes(st, x, y);
+}
+BENCHMARK(BM_MaxPool2dInception)->Unit(benchmark::kMillisecond);
+void BM_AvgPool2dInception(benchmark::State& st) {
+  Generator g(1);
+  Tensor x = randn({8, 288, 35, 35}, g), y;
+  for (auto _ : st) benchmark::DoNotOptimize((y = avg_pool2d(x, PoolParams(3, 1, 1), false)).view().data);
+  pool_bytes(st, x, y);
+}
+BENCHMARK(BM_AvgPool2dInception)->Unit(benchmark::kMillisecond);
+void BM_ResizeBilinearInception(benchmark::State& st) {
+  Generator g(1);
+  Tensor x = randn({8, 3, 32, 32}, g), y;
+  for (auto _ : st) benchmark::DoNotOptimize((y = resize_bilinear(x, 299, 299)).view().data);
+  pool_bytes(st, x, y);
+}
+BENCHMARK(BM_ResizeBilinearInception)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

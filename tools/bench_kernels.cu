@@ -220,6 +220,34 @@ void BM_ConvCudnn(benchmark::State& st) {
 }
 BENCHMARK(BM_ConvCudnn)->ArgsProduct({{32, 64}, {0, 1, 2, 3, 4}, {0, 1, 2}})->UseManualTime();
 
+// The FID Inception's pooling and resizing at batch 8 (as tools/bench_engine.cpp on the CPU).
+// Args: the op (0: max pool 3x3 s2 on [8, 64, 147, 147], 1: average pool 3x3 s1 p1 without the
+// padding on [8, 288, 35, 35], 2: resize [8, 3, 32, 32] -> 299x299), and 0 forward / 1 adjoint
+// (for the max pool: the argmax scatter, which also reads x). Bytes: each tensor read or written once.
+void BM_PoolResizeInception(benchmark::State& st) {
+  const int op = int(st.range(0));
+  const bool adjoint = st.range(1) != 0;
+  const int64_t n = 8, c = op == 0 ? 64 : op == 1 ? 288 : 3, h = op == 0 ? 147 : op == 1 ? 35 : 32;
+  PoolGeom pg;
+  pg.n = n, pg.c = c, pg.h = pg.w = h, pg.kh = pg.kw = 3, pg.sh = pg.sw = op == 0 ? 2 : 1;
+  pg.ph = pg.pw = op == 0 ? 0 : 1, pg.count_include_pad = false;
+  pg.oh = pg.ow = (h + 2 * pg.ph - 3) / pg.sh + 1;
+  ResizeGeom rg;
+  rg.n = n, rg.c = c, rg.h = rg.w = h, rg.oh = rg.ow = 299;
+  const int64_t oh = op == 2 ? rg.oh : pg.oh, nx = n * c * h * h, ny = n * c * oh * oh;
+  Floats x(nx), y(ny), gx(nx);
+  const View xv = view(x.buf.get(), DType::F32, {n, c, h, h}), yv = view(y.buf.get(), DType::F32, {n, c, oh, oh});
+  const View gxv = view(gx.buf.get(), DType::F32, {n, c, h, h});
+  const cudaStream_t s = ctx().stream();
+  std::function<void()> f;
+  if (op == 0) f = [&] { adjoint ? kc::max_pool2d_scatter(s, pg, xv, yv, gxv) : kc::max_pool2d(s, pg, xv, yv); };
+  if (op == 1) f = [&] { adjoint ? kc::avg_pool2d_adjoint(s, pg, yv, gxv) : kc::avg_pool2d(s, pg, xv, yv); };
+  if (op == 2) f = [&] { adjoint ? kc::resize_bilinear_adjoint(s, rg, yv, gxv) : kc::resize_bilinear(s, rg, xv, yv); };
+  const double bytes = 4.0 * double(nx + ny + (op == 0 && adjoint ? nx : 0));
+  for (auto _ : st) report_bandwidth(st, time_calls(f), bytes);
+}
+BENCHMARK(BM_PoolResizeInception)->ArgsProduct({{0, 1, 2}, {0, 1}})->UseManualTime();
+
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -94,7 +94,7 @@ fi
 
 # 5. Benchmarks.
 if has bench; then
-  for b in bench_kernels bench_train bench_engine; do
+  for b in bench_kernels bench_train bench_eval bench_engine; do
     [ -x "$build/tools/$b" ] || continue
     run_step "$b" "$build/tools/$b" --benchmark_out="$out/$b.json" --benchmark_out_format=json
   done

@@ -9,6 +9,7 @@ pkgs=(
   nlohmann-json3-dev libcli11-dev libstb-dev   # safetensors headers, CLI, images
   zlib1g-dev                                   # gzipped Fashion-MNIST idx files
   python3 python3-numpy python3-torch          # PyTorch as an independent oracle in parity tests
+  python3-torchvision python3-scipy            # FID oracles: Inception blocks, scipy.linalg.sqrtm
   dataset-fashion-mnist                        # the default training data
 )
 missing=()

@@ -4,6 +4,9 @@
 //   mmgan step-dump  one iteration's inputs, parameters, losses and gradients, for parity checks
 //   mmgan graph      print the graph a gradient-penalty step records (text or Graphviz DOT)
 //   mmgan devices    list the backends this build has and the devices they see
+//   mmgan train-classifier  train the Fashion-MNIST classifier whose features give a Fréchet distance
+//   mmgan fid-stats  feature statistics (mean, covariance) of a data set, the reference of FIDs
+//   mmgan fid        the Fréchet distance of a checkpoint's samples to such statistics
 // Errors print one line naming the flag, file or shape at fault and exit non-zero (1; 3 when
 // training stopped on a NaN).
 #include <CLI/CLI.hpp>
@@ -11,7 +14,9 @@
 
 #include "engine/mmgan.h"
 #include "train_flags.h"
+#include "trainer/classifier_training.h"
 #include "trainer/commands.h"
+#include "trainer/fid.h"
 #include "trainer/run.h"
 #include "trainer/trainer.h"
 
@@ -112,6 +117,64 @@ int main(int argc, char** argv) {
   tools::add_train_flags(dump, dump_flags);
   dump->add_option("--out", dump_out, "output .safetensors")->required();
 
+  // Defaults: the recipe of the shipped models/weights/fmnist_classifier.safetensors.
+  trainer::ClassifierConfig cls;
+  auto* train_cls = app.add_subcommand(
+      "train-classifier",
+      "Train the Fashion-MNIST classifier (models/fmnist_classifier.h) whose 128-d penultimate features give a "
+      "Frechet distance for Fashion-MNIST GANs: Adam, cosine learning rate per step, a fresh shuffle per epoch; "
+      "prints loss and train/test accuracy per epoch and writes the weights (safetensors, recipe in the metadata). "
+      "The defaults reproduce the shipped weights.");
+  train_cls->add_option("--data", cls.data_dir, "folder with Fashion-MNIST's idx files (train and t10k)")
+      ->capture_default_str();
+  train_cls->add_option("--epochs", cls.epochs, "passes over the 60,000 training images")->capture_default_str();
+  train_cls->add_option("--batch_size", cls.batch_size, "images per step")->capture_default_str();
+  train_cls->add_option("--lr", cls.lr, "Adam's initial learning rate, cosine-annealed towards 0")
+      ->capture_default_str();
+  train_cls->add_option("--seed", cls.seed, "initialisation and shuffles")->capture_default_str();
+  train_cls->add_option("--device", cls.device, "cpu or cuda[:N]")->capture_default_str();
+  train_cls->add_option("--threads", cls.threads, "OpenMP threads (0: OMP_NUM_THREADS)")->capture_default_str();
+  train_cls->add_option("--out", cls.out, "the weight file to write (.safetensors)")->required();
+
+  // FID: the data flags of `train` choose the data set of fid-stats.
+  const std::string features_help =
+      "inception: the FID Inception-v3 (2048-d, comparable with published FIDs; weights converted from pytorch-fid's "
+      "file by tools/convert_inception_weights.py); fmnist: the shipped Fashion-MNIST classifier (128-d, offline, "
+      "1x32x32 images only); auto: fmnist for 1x32x32 data, else inception";
+  const std::string weights_help =
+      "weights of the feature network (default: inception $MMGAN_INCEPTION_WEIGHTS or "
+      "~/.cache/mmgan/inception-fid.safetensors; fmnist models/weights/fmnist_classifier.safetensors)";
+  tools::TrainFlags stats_flags;
+  trainer::FidOptions stats_opts;
+  std::string stats_out;
+  auto* fid_stats = app.add_subcommand(
+      "fid-stats", "Write the feature statistics (float64 mean and covariance) of a data set, the reference of `mmgan "
+                   "fid` and `mmgan train --fid_every`. The data set is chosen with train's data flags");
+  tools::add_data_flags(fid_stats, stats_flags);
+  fid_stats->add_option("--features", stats_opts.features, features_help)->capture_default_str();
+  fid_stats->add_option("--feature_weights", stats_opts.feature_weights, weights_help);
+  fid_stats->add_option("--n", stats_opts.n, "the first N images (0: all)")->capture_default_str();
+  fid_stats->add_option("--batch", stats_opts.batch_size, "images per feature batch (0: 50)")->capture_default_str();
+  fid_stats->add_option("--device", stats_opts.device, "cpu or cuda[:N]")->capture_default_str();
+  fid_stats->add_option("--out", stats_out, "output .safetensors")->required();
+
+  trainer::FidOptions fid_opts;
+  std::string fid_ckpt, fid_ref;
+  auto* fid = app.add_subcommand(
+      "fid", "The Fréchet distance (FID with Inception features) of a checkpoint's samples to statistics from "
+             "`mmgan fid-stats`, with the feature network those statistics were computed with");
+  fid->add_option("--checkpoint", fid_ckpt, "checkpoint.safetensors (or best.safetensors) of a run")->required();
+  fid->add_option("--stats", fid_ref, "reference statistics from `mmgan fid-stats`")->required();
+  fid->add_option("--n", fid_opts.n, "number of samples (0: 50000, the FID convention)")->capture_default_str();
+  fid->add_option("--batch", fid_opts.batch_size, "samples per batch (0: the run's training batch size, which "
+                                                  "matters: G's BatchNorm uses batch statistics)")->capture_default_str();
+  fid->add_option("--seed", fid_opts.seed, "seed of z")->capture_default_str();
+  fid->add_flag("--running_stats", fid_opts.running_stats, "G in eval mode (BatchNorm running statistics)");
+  fid->add_option("--features", fid_opts.features, "must match the statistics (auto: take theirs)")
+      ->capture_default_str();
+  fid->add_option("--feature_weights", fid_opts.feature_weights, weights_help);
+  fid->add_option("--device", fid_opts.device, "cpu or cuda[:N]")->capture_default_str();
+
   const std::vector<std::string> args = tools::normalise_bool_args(argc, argv);
   std::vector<const char*> cargs;
   for (const std::string& a : args) cargs.push_back(a.c_str());
@@ -119,6 +182,9 @@ int main(int argc, char** argv) {
   try {
     if (graph->parsed()) return graph_command(format, norm, outer);
     if (devices->parsed()) return devices_command();
+    if (train_cls->parsed()) trainer::train_classifier(cls, std::cout);
+    if (fid_stats->parsed()) trainer::fid_stats_command(tools::finish_train_flags(stats_flags), stats_opts, stats_out);
+    if (fid->parsed()) trainer::fid_command(fid_ckpt, fid_ref, fid_opts);
     if (train->parsed()) {
       trainer::RunOptions o;
       o.resume_dir = resume;

@@ -25,9 +25,8 @@ std::vector<std::string> normalise_bool_args(int argc, char** argv) {
   return out;
 }
 
-void add_train_flags(CLI::App* c, TrainFlags& f) {
+void add_data_flags(CLI::App* c, TrainFlags& f) {
   trainer::TrainConfig& g = f.cfg;
-  // Data.
   c->add_option("--dataset,--data", g.dataset, "fashion-mnist (default, from Debian's dataset-fashion-mnist), cifar10, folder")
       ->capture_default_str();
   c->add_option("--input_folder,--CIFAR10_input_folder", g.input_folder,
@@ -41,6 +40,11 @@ void add_train_flags(CLI::App* c, TrainFlags& f) {
   c->add_option("--fmnist_fit", g.fmnist_fit, "Fashion-MNIST 28x28 -> image size: pad or resize")->capture_default_str();
   c->add_option("--on_bad_image", g.on_bad_image, "unreadable image-folder files: skip (warn and count) or stop")
       ->capture_default_str();
+}
+
+void add_train_flags(CLI::App* c, TrainFlags& f) {
+  trainer::TrainConfig& g = f.cfg;
+  add_data_flags(c, f);
   // Networks.
   c->add_option("--arch", f.arch, "0 or dcgan: DCGAN sized by --image_size; 1 or cnn: the standard CNN (32x32)")
       ->capture_default_str();
@@ -98,6 +102,15 @@ void add_train_flags(CLI::App* c, TrainFlags& f) {
   c->add_option("--margin_every", g.margin_every, "pseudo-margins every N iterations")->capture_default_str();
   c->add_option("--save_every", g.save_every, "checkpoint every N iterations")->capture_default_str();
   c->add_option("--n_samples", g.n_samples, "images per sample grid")->capture_default_str();
+  c->add_option("--fid_every", g.fid_every, "Fréchet distance of G's samples every N iterations (0: never)")
+      ->capture_default_str();
+  c->add_option("--fid_n", g.fid_n, "samples per Fréchet distance")->capture_default_str();
+  c->add_option("--fid_features", g.fid_features,
+                "auto (fmnist for 1x32x32 data, else inception), inception (FID) or fmnist")
+      ->capture_default_str();
+  c->add_option("--fid_weights", g.fid_weights, "weights of the feature network (default: see `mmgan fid --help`)");
+  c->add_option("--fid_stats", g.fid_stats,
+                "reference statistics (mmgan fid-stats); default: computed from the training data at the start");
   c->add_option("--device", g.device, "cpu or cuda[:N]")->capture_default_str();
   c->add_option("--dtype", g.dtype, "float32 or float64")->capture_default_str();
 }

@@ -20,6 +20,8 @@ struct TrainFlags {
 };
 
 void add_train_flags(CLI::App* cmd, TrainFlags& f);
+// Only the data flags (--dataset, --input_folder, --image_size, ...), for commands that read data.
+void add_data_flags(CLI::App* cmd, TrainFlags& f);
 // Applies aliases and the official margin flags to f.cfg; throws naming conflicting flags.
 trainer::TrainConfig finish_train_flags(TrainFlags& f);
 // Rewrites "--flag True" into "--flag=True" for the boolean flags (the official code's form).

@@ -57,6 +57,10 @@ void TrainConfig::resolve() {
   MMGAN_CHECK(penalty.lambda >= 0, "--penalty (lambda) must be >= 0, got ", penalty.lambda);
   MMGAN_CHECK(print_every >= 1 && log_every >= 1 && margin_every >= 1 && save_every >= 1,
               "--print_every, --log_every, --margin_every and --save_every must be >= 1");
+  MMGAN_CHECK(fid_every >= 0, "--fid_every must be >= 0 (0: no FID), got ", fid_every);
+  MMGAN_CHECK(fid_n >= 2, "--fid_n must be >= 2, got ", fid_n);
+  MMGAN_CHECK(fid_features == "auto" || fid_features == "inception" || fid_features == "fmnist",
+              "--fid_features must be auto, inception or fmnist, got '", fid_features, "'");
   MMGAN_CHECK(n_samples >= 1, "--n_samples must be >= 1");
   MMGAN_CHECK(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0,
               "--device must be cpu or cuda[:N], got '", device, "'");
@@ -119,6 +123,11 @@ std::string to_json(const TrainConfig& c) {
   j["margin_every"] = c.margin_every;
   j["save_every"] = c.save_every;
   j["n_samples"] = c.n_samples;
+  j["fid_every"] = c.fid_every;
+  j["fid_n"] = c.fid_n;
+  j["fid_features"] = c.fid_features;
+  j["fid_weights"] = c.fid_weights;
+  j["fid_stats"] = c.fid_stats;
   j["device"] = c.device;
   j["dtype"] = c.dtype;
   return j.dump(2);
@@ -189,6 +198,11 @@ TrainConfig config_from_json(const std::string& text, const std::string& source)
   get("margin_every", c.margin_every);
   get("save_every", c.save_every);
   get("n_samples", c.n_samples);
+  get("fid_every", c.fid_every);
+  get("fid_n", c.fid_n);
+  get("fid_features", c.fid_features);
+  get("fid_weights", c.fid_weights);
+  get("fid_stats", c.fid_stats);
   get("device", c.device);
   get("dtype", c.dtype);
   c.penalty.enabled = c.penalty_on();

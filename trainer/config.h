@@ -51,6 +51,14 @@ struct TrainConfig {
   int64_t margin_every = 100;  // pseudo-margins at real and fake samples
   int64_t save_every = 500;    // checkpoints
   int64_t n_samples = 64;      // images in each grid
+  // Fréchet distance during training (eval/): every fid_every iterations (0: never), fid_n samples
+  // of G against fid_stats (empty: computed once from the training data, kept in the run folder),
+  // with fid_features "inception", "fmnist" or "auto" (fmnist for 1x32x32 data, else inception).
+  int64_t fid_every = 0;
+  int64_t fid_n = 5000;
+  std::string fid_features = "auto";
+  std::string fid_weights;  // empty: eval::default_weights
+  std::string fid_stats;
   std::string device = "cpu";
   std::string dtype = "float32";
 

@@ -4,16 +4,20 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/safetensors.h"
+#include "fid.h"
 #include "trainer.h"
 
 namespace mmgan::trainer {
@@ -78,6 +82,64 @@ std::string duration(double s) {
   return buf;
 }
 
+// --fid_every: the feature network and reference statistics, set up once (the statistics computed
+// from the training data unless --fid_stats names a file, and kept in the run folder for resumes),
+// and the best value so far, whose checkpoint is kept as best.safetensors.
+class FidTracker {
+ public:
+  FidTracker(const TrainConfig& c, Trainer& t, const fs::path& dir, const fs::path& metrics) : c_(c), t_(t), dir_(dir) {
+    if (c.fid_every <= 0) return;
+    const std::string kind = resolve_features(c.fid_features, t.dataset().sample_shape);
+    fx_ = eval::make_feature_extractor(kind, c.fid_weights, Device::parse(c.device));
+    const fs::path kept = dir / "fid_stats.safetensors";
+    if (!c.fid_stats.empty()) {
+      ref_ = eval::load_stats(c.fid_stats);
+    } else if (fs::exists(kept)) {
+      ref_ = eval::load_stats(kept.string());
+    } else {
+      const int64_t n = std::min<int64_t>(t.dataset().count, 50000);
+      std::cout << "computing " << fx_->name() << " statistics of " << n << " training images for --fid_every"
+                << std::endl;
+      ref_ = dataset_stats(t.dataset(), *fx_, n, 50, true);
+      eval::save_stats(kept.string(), ref_);
+    }
+    MMGAN_CHECK(ref_.features == fx_->name(), "--fid_stats ", c.fid_stats, " holds ", ref_.features,
+                " statistics, but --fid_features gives ", fx_->name());
+    // A resumed run continues with the best value it had logged.
+    std::ifstream in(metrics);
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.contains("fid")) best_ = std::min(best_, j["fid"].get<double>());
+    }
+  }
+
+  bool due(int64_t done) const { return fx_ && (done % c_.fid_every == 0 || done == c_.n_iter); }
+
+  void evaluate(int64_t done, nlohmann::json& m, bool tty) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const eval::FrechetResult r = t_.fid(*fx_, ref_, c_.fid_n);
+    const bool better = r.distance < best_;
+    if (better) {
+      best_ = r.distance;
+      t_.save_checkpoint((dir_ / "best.safetensors").string());
+    }
+    m["fid"] = r.distance;
+    m["fid_best"] = best_;
+    m["fid_features"] = fx_->name();
+    std::cout << (tty ? "\n" : "") << "iter " << done << ": Fréchet distance (" << fx_->name() << ", " << c_.fid_n
+              << " samples) " << r.distance << (better ? ", the best so far: best.safetensors" : "") << " ("
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s)" << std::endl;
+  }
+
+ private:
+  const TrainConfig& c_;
+  Trainer& t_;
+  fs::path dir_;
+  std::unique_ptr<eval::FeatureExtractor> fx_;
+  eval::GaussianStats ref_;
+  double best_ = INFINITY;
+};
+
 }  // namespace
 
 std::string train(TrainConfig cfg, const RunOptions& opts) {
@@ -106,6 +168,7 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
 
   const TrainConfig& c = t.config();
   const bool tty = ::isatty(STDOUT_FILENO);
+  FidTracker fid(c, t, dir, metrics_path);
   int64_t last_saved = opts.resume_dir.empty() ? -1 : t.iteration();
   std::cout << "run folder " << dir.string() << ": " << losses::gan_loss_name(c.loss)
             << (c.penalty_on() ? " + " + losses::to_string(c.penalty.norm) + " " + losses::to_string(c.penalty.form) +
@@ -143,7 +206,8 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
     nlohmann::json m;
     const bool log_now = done % c.log_every == 0 || done == c.n_iter;
     const bool margin_now = done % c.margin_every == 0;
-    if (log_now || margin_now) {
+    const bool fid_now = fid.due(done);
+    if (log_now || margin_now || fid_now) {
       const auto now = clock::now();
       m["iter"] = i;
       m["loss_D"] = s.loss_D;
@@ -159,6 +223,7 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
         m["margin_real"] = mr;
         m["margin_fake"] = mf;
       }
+      if (fid_now) fid.evaluate(done, m, tty);
       metrics << m.dump() << "\n" << std::flush;
       const double elapsed = std::chrono::duration<double>(now - start).count();
       const double rate = double(done - first) / std::max(elapsed, 1e-9);

@@ -8,6 +8,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/backend.h"
 #include "engine/ops.h"
+#include "fid.h"
 #include "losses/gan_loss.h"
 #include "losses/gradient_penalty.h"
 #include "models/networks.h"
@@ -22,6 +23,7 @@ constexpr const char* kCheckpointFormat = "mmgan-checkpoint-1";
 uint64_t init_seed(int64_t seed) { return uint64_t(seed); }
 uint64_t noise_seed(int64_t seed) { return uint64_t(seed) ^ 0x9E3779B97F4A7C15ull; }
 uint64_t data_seed(int64_t seed) { return uint64_t(seed) ^ 0xD1B54A32D192ED03ull; }
+uint64_t fid_seed(int64_t seed) { return uint64_t(seed) ^ 0x94D049BB133111EBull; }
 
 std::string exact(double v) {
   char buf[40];
@@ -236,6 +238,14 @@ std::pair<double, double> Trainer::margins() {
   const double mr = losses::pseudo_margin(f, x, 1.0, cfg_.penalty.norm).mean().item();
   const double mf = losses::pseudo_margin(f, fake, -1.0, cfg_.penalty.norm).mean().item();
   return {mr, mf};
+}
+
+eval::FrechetResult Trainer::fid(eval::FeatureExtractor& fx, const eval::GaussianStats& ref, int64_t n) {
+  const BufferSnapshot keep(*G_);
+  // The same z at every evaluation (its own stream), so successive values differ by G alone.
+  const eval::GaussianStats s =
+      generator_stats(*G_, cfg_.z_size, dtype_, device_, fx, n, cfg_.batch_size, fid_seed(cfg_.seed), false);
+  return eval::frechet_distance(s, ref);
 }
 
 void Trainer::save_samples(const std::string& png_path) {

@@ -23,6 +23,8 @@
 #include "engine/optim/adam.h"
 #include "engine/random.h"
 #include "engine/safetensors.h"
+#include "eval/features.h"
+#include "eval/frechet.h"
 #include "models/module.h"
 
 namespace mmgan::trainer {
@@ -52,6 +54,10 @@ class Trainer {
   // Mean pseudo-margins y C(x) / ||grad C(x)||_q at a real and a fake batch (Section 3.1.2).
   // Computed in train mode with D's buffers restored afterwards, so it never changes the run.
   std::pair<double, double> margins();
+
+  // The Fréchet distance of n samples of G (train mode, batches of the training batch size, a fixed
+  // z stream of its own) against ref. G's buffers are restored, so it never changes the run.
+  eval::FrechetResult fid(eval::FeatureExtractor& fx, const eval::GaussianStats& ref, int64_t n);
 
   // A grid of G(z_test) images ([-1, 1] -> PNG), min-max normalised as torchvision's
   // save_image(normalize=True) does.

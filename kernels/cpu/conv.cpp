@@ -5,14 +5,40 @@
 //   conv2d_input_grad:  gx = col2im(W^T @ gy)                (= conv_transpose2d)
 //   conv2d_weight_grad: gw = gy @ im2col(x)^T                [O, N*P] x [N*P, CKK]
 // gy and y are [N, O, P] in memory while GEMM wants [O, N*P]: a permuting copy bridges them
-// (skipped when N = 1). Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch parity);
+// (skipped when N = 1). The forward takes the batch in chunks whose column matrix stays under
+// kColsBudget elements (Inception's early layers would need over a GB at batch 50), and runs 1x1
+// stride-1 unpadded convs as one GEMM per image on x itself, with no im2col or permute. Column
+// matrices and permuted copies live in per-thread scratch buffers that only grow: a fresh buffer per
+// call cost a memset and page faults every time. Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch parity);
 // timed by tools/bench_engine.cpp.
-#include <vector>
+#include <algorithm>
+#include <cstddef>
+#include <memory>
 
 #include "cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {
+
+constexpr int64_t kColsBudget = int64_t(1) << 24;  // elements of one forward column matrix
+
+// Scratch memory of the calling thread, slot 0 or 1, at least n elements, contents undefined.
+template <class T>
+T* scratch(int slot, int64_t n) {
+  struct Buffer {
+    std::unique_ptr<std::byte[]> p;
+    std::size_t bytes = 0;
+  };
+  thread_local Buffer buf[2];
+  Buffer& b = buf[slot];
+  const std::size_t need = std::size_t(std::max<int64_t>(n, 1)) * sizeof(T);
+  if (b.bytes < need) {
+    b.p.reset();  // free first: the peak is one buffer, not two
+    b.p.reset(new std::byte[need]);
+    b.bytes = need;
+  }
+  return reinterpret_cast<T*>(b.p.get());
+}
 
 // cols[(c*KH + a)*KW + b, n*P + i*OW + j] = x[n, c, i*sh - ph + a, j*sw - pw + b], 0 outside.
 template <class T>
@@ -88,48 +114,60 @@ void onp_to_nop(const T* src, int64_t N, int64_t O, int64_t P, T* dst) {
 
 template <class T>
 void conv2d_t(const ConvGeom& g, const T* x, const T* w, T* y) {
-  const int64_t P = g.out_pixels(), NP = g.n * P, K = g.col_rows();
-  std::vector<T> cols(size_t(K * NP));
-  im2col(g, x, cols.data());
+  const int64_t P = g.out_pixels(), K = g.col_rows(), in_plane = g.c * g.h * g.w;
   const DType t = sizeof(T) == 4 ? DType::F32 : DType::F64;
-  if (g.n == 1) {
-    gemm(t, false, false, g.o, NP, K, 1.0, w, K, cols.data(), NP, 0.0, y, NP);
+  const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  if (pointwise) {
+    for (int64_t n = 0; n < g.n; ++n)
+      gemm(t, false, false, g.o, P, K, 1.0, w, K, x + n * in_plane, P, 0.0, y + n * g.o * P, P);
     return;
   }
-  std::vector<T> tmp(size_t(g.o * NP));
-  gemm(t, false, false, g.o, NP, K, 1.0, w, K, cols.data(), NP, 0.0, tmp.data(), NP);
-  onp_to_nop(tmp.data(), g.n, g.o, P, y);
+  const int64_t per = std::clamp<int64_t>(kColsBudget / std::max<int64_t>(K * P, 1), 1, g.n);
+  for (int64_t n0 = 0; n0 < g.n; n0 += per) {
+    ConvGeom c = g;
+    c.n = std::min(per, g.n - n0);
+    const int64_t NP = c.n * P;
+    T* cols = scratch<T>(0, K * NP);
+    im2col(c, x + n0 * in_plane, cols);
+    T* out = y + n0 * g.o * P;
+    if (c.n == 1) {
+      gemm(t, false, false, g.o, NP, K, 1.0, w, K, cols, NP, 0.0, out, NP);
+      continue;
+    }
+    T* tmp = scratch<T>(1, g.o * NP);
+    gemm(t, false, false, g.o, NP, K, 1.0, w, K, cols, NP, 0.0, tmp, NP);
+    onp_to_nop(tmp, c.n, g.o, P, out);
+  }
 }
 
-// gy [N, O, P] as the [O, N*P] matrix GEMM needs: gy itself when N = 1, else a permuted copy in tmp.
+// gy [N, O, P] as the [O, N*P] matrix GEMM needs: gy itself when N = 1, else a permuted copy in
+// scratch slot 1.
 template <class T>
-const T* gy_as_matrix(const ConvGeom& g, const T* gy, std::vector<T>& tmp) {
+const T* gy_as_matrix(const ConvGeom& g, const T* gy) {
   if (g.n == 1) return gy;
-  tmp.resize(size_t(g.o * g.n * g.out_pixels()));
-  nop_to_onp(gy, g.n, g.o, g.out_pixels(), tmp.data());
-  return tmp.data();
+  T* tmp = scratch<T>(1, g.o * g.n * g.out_pixels());
+  nop_to_onp(gy, g.n, g.o, g.out_pixels(), tmp);
+  return tmp;
 }
 
 template <class T>
 void input_grad_t(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const int64_t NP = g.n * g.out_pixels(), K = g.col_rows();
   const DType t = sizeof(T) == 4 ? DType::F32 : DType::F64;
-  std::vector<T> tmp;
-  const T* gyp = gy_as_matrix(g, gy, tmp);
-  std::vector<T> cols(size_t(K * NP));
-  gemm(t, true, false, K, NP, g.o, 1.0, w, K, gyp, NP, 0.0, cols.data(), NP);
-  col2im(g, cols.data(), gx);
+  const T* gyp = gy_as_matrix(g, gy);
+  T* cols = scratch<T>(0, K * NP);
+  gemm(t, true, false, K, NP, g.o, 1.0, w, K, gyp, NP, 0.0, cols, NP);
+  col2im(g, cols, gx);
 }
 
 template <class T>
 void weight_grad_t(const ConvGeom& g, const T* x, const T* gy, T* gw) {
   const int64_t NP = g.n * g.out_pixels(), K = g.col_rows();
   const DType t = sizeof(T) == 4 ? DType::F32 : DType::F64;
-  std::vector<T> tmp;
-  const T* gyp = gy_as_matrix(g, gy, tmp);
-  std::vector<T> cols(size_t(K * NP));
-  im2col(g, x, cols.data());
-  gemm(t, false, true, g.o, K, NP, 1.0, gyp, NP, cols.data(), NP, 0.0, gw, K);
+  const T* gyp = gy_as_matrix(g, gy);
+  T* cols = scratch<T>(0, K * NP);
+  im2col(g, x, cols);
+  gemm(t, false, true, g.o, K, NP, 1.0, gyp, NP, cols, NP, 0.0, gw, K);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "../conv_geom.h"
 #include "../op_codes.h"
+#include "../pool_geom.h"
 #include "../tensor_view.h"
 
 namespace mmgan::kernels::cpu {
@@ -33,6 +34,19 @@ void gemm(DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
 void conv2d(const ConvGeom& g, const View& x, const View& w, const View& y);
 void conv2d_input_grad(const ConvGeom& g, const View& gy, const View& w, const View& gx);
 void conv2d_weight_grad(const ConvGeom& g, const View& x, const View& gy, const View& gw);
+// Pooling and bilinear resizing (kernels/pool_geom.h, pool.cpp, resize.cpp); all tensors
+// contiguous, outputs overwritten. x, gx [N, C, H, W]; y, gy [N, C, OH, OW].
+// max_pool2d: window maxima. max_pool2d_gather: y = v (x-shaped) at each window's argmax in x;
+// max_pool2d_scatter, its adjoint: gx = gy added at those positions.
+void max_pool2d(const PoolGeom& g, const View& x, const View& y);
+void max_pool2d_gather(const PoolGeom& g, const View& x, const View& v, const View& y);
+void max_pool2d_scatter(const PoolGeom& g, const View& x, const View& gy, const View& gx);
+// Window averages (fixed or adaptive windows) and their adjoint (gy / divisor spread over each window).
+void avg_pool2d(const PoolGeom& g, const View& x, const View& y);
+void avg_pool2d_adjoint(const PoolGeom& g, const View& gy, const View& gx);
+// Bilinear resize (align_corners=False) and its adjoint.
+void resize_bilinear(const ResizeGeom& g, const View& x, const View& y);
+void resize_bilinear_adjoint(const ResizeGeom& g, const View& gy, const View& gx);
 // Philox draws (see philox.h for the stream layout). dst contiguous.
 void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi);
 void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std);

@@ -10,6 +10,7 @@
 
 #include "../conv_geom.h"
 #include "../op_codes.h"
+#include "../pool_geom.h"
 #include "../tensor_view.h"
 #include "context.h"
 
@@ -42,5 +43,16 @@ void gemm(Context& ctx, DType t, bool trans_a, bool trans_b, int64_t m, int64_t 
 void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y);
 void conv2d_input_grad(Context& ctx, const ConvGeom& g, const View& gy, const View& w, const View& gx);
 void conv2d_weight_grad(Context& ctx, const ConvGeom& g, const View& x, const View& gy, const View& gw);
+
+// Pooling (pool.cu) and bilinear resizing (resize.cu): one thread per output for the forwards and
+// the argmax gather; the adjoints run one thread per input element, gathering from the outputs
+// that read it (no atomics: deterministic).
+void max_pool2d(cudaStream_t s, const PoolGeom& g, const View& x, const View& y);
+void max_pool2d_gather(cudaStream_t s, const PoolGeom& g, const View& x, const View& v, const View& y);
+void max_pool2d_scatter(cudaStream_t s, const PoolGeom& g, const View& x, const View& gy, const View& gx);
+void avg_pool2d(cudaStream_t s, const PoolGeom& g, const View& x, const View& y);
+void avg_pool2d_adjoint(cudaStream_t s, const PoolGeom& g, const View& gy, const View& gx);
+void resize_bilinear(cudaStream_t s, const ResizeGeom& g, const View& x, const View& y);
+void resize_bilinear_adjoint(cudaStream_t s, const ResizeGeom& g, const View& gy, const View& gx);
 
 }  // namespace mmgan::kernels::cuda

@@ -9,6 +9,16 @@ import torch.nn.functional as F
 from compare import rel
 from st_io import load
 
+def bilinear(x, size):
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def max_pool2d_backward(gy, x, kernel, stride):
+    """The input gradient of F.max_pool2d(x) for output gradient gy, differentiable in gy."""
+    xx = x.detach().requires_grad_()
+    return torch.autograd.grad(F.max_pool2d(xx, kernel, stride), xx, gy, create_graph=True)[0]
+
+
 T = {
     "neg": lambda x: -x,
     "exp": torch.exp,
@@ -62,6 +72,7 @@ T = {
     "linear": F.linear,
     "conv2d_s2p1": lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
     "conv2d_rect": lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=(0, 1)),
+    "conv2d_1x1": lambda x, w, b: F.conv2d(x, w, b),
     "conv_transpose2d": lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
     # 3x2 input, 3x2 kernel, stride 2, padding (1, 0): natural size 5x4, asked for 6x5.
     "conv_transpose2d_to": lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=(1, 0), output_padding=(1, 1)),
@@ -71,6 +82,26 @@ T = {
     "batch_norm_eval": lambda x, w, b, rm, rv: F.batch_norm(x, rm, rv, w, b, training=False),
     "spectral_dim0": lambda w, u, v: w / (u @ (w.reshape(3, -1) @ v)),
     "spectral_dim1": lambda w, u, v: w / (u @ (w.transpose(0, 1).reshape(3, -1) @ v)),
+    "max_pool2d_k3s2": lambda x: F.max_pool2d(x, 3, 2),
+    "max_pool2d_k3s1p1": lambda x: F.max_pool2d(x, 3, 1, 1),
+    "max_pool2d_backward": lambda gy, x: max_pool2d_backward(gy, x, 3, 2),
+    "avg_pool2d_k3s1p1_excl": lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False),
+    "avg_pool2d_k3s1p1_incl": lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=True),
+    "avg_pool2d_k2x3s2x1": lambda x: F.avg_pool2d(x, (2, 3), (2, 1)),
+    "avg_pool2d_k2x3s2x1p1_excl": lambda x: F.avg_pool2d(x, (2, 3), (2, 1), (1, 1), count_include_pad=False),
+    "adaptive_avg_pool2d_3x2": lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
+    "adaptive_avg_pool2d_1x1": lambda x: F.adaptive_avg_pool2d(x, 1),
+    "adaptive_avg_pool2d_up": lambda x: F.adaptive_avg_pool2d(x, (5, 7)),
+    "resize_up": lambda x: bilinear(x, (7, 5)),
+    "resize_down": lambda x: bilinear(x, (3, 4)),
+    "resize_5_to_9": lambda x: bilinear(x, (9, 9)),
+    "resize_mixed": lambda x: bilinear(x, (11, 3)),
+    "resize_same": lambda x: bilinear(x, (3, 4)),
+    # Written by MaxPoolTies in test_ops.cpp: inputs in {-1, 0, 1}, so windows tie.
+    "max_pool2d_ties_k3s2": lambda x: F.max_pool2d(x, 3, 2),
+    "max_pool2d_ties_k3s1p1": lambda x: F.max_pool2d(x, 3, 1, 1),
+    "max_pool2d_ties_k2x3s1x2p1": lambda x: F.max_pool2d(x, (2, 3), (1, 2), (1, 1)),
+    "max_pool2d_backward_ties": lambda gy, x: max_pool2d_backward(gy, x, 3, 2),
 }
 
 
