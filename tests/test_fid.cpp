@@ -18,6 +18,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -205,20 +206,28 @@ std::vector<nlohmann::json> metrics_with_fid(const fs::path& run) {
   return out;
 }
 
+// The first n Fashion-MNIST training images as one-colour 32x32 PNGs in dir/images (features
+// auto-resolve to fmnist for them); returns the data flags that name the folder.
+std::string write_image_folder(const fs::path& dir, int64_t n) {
+  const fs::path images = dir / "images";
+  fs::create_directories(images);
+  const auto ds = fmnist_slice(true, 0, n);
+  for (int64_t i = 0; i < ds->count; ++i)
+    EXPECT_TRUE(stbi_write_png((images / ("img" + std::to_string(i) + ".png")).c_str(), 32, 32, 1,
+                               ds->bytes.data() + i * 1024, 32));
+  return "--dataset folder --input_folder " + images.string() + " --image_size 32 --n_colors 1";
+}
+
+// Networks small enough that an iteration takes milliseconds.
+const char* kTinyNets = "--z_size 8 --G_h_size 4 --D_h_size 4 --batch_size 6 --n_samples 4 --log_every 100 "
+                        "--margin_every 100 --print_every 100";
+
 TEST(Fid, CommandsOnAnImageFolder) {
   MMGAN_REQUIRE_FASHION_MNIST();
   const fs::path dir = test::temp_dir("fid-cli");
-  // 40 Fashion-MNIST images as one-colour 32x32 PNGs: features auto-resolve to fmnist.
-  const fs::path images = dir / "images";
-  fs::create_directories(images);
+  const std::string data = write_image_folder(dir, 40);
   const auto ds = fmnist_slice(true, 0, 40);
-  for (int64_t i = 0; i < ds->count; ++i)
-    ASSERT_TRUE(stbi_write_png((images / ("img" + std::to_string(i) + ".png")).c_str(), 32, 32, 1,
-                               ds->bytes.data() + i * 1024, 32));
-  const std::string data = "--dataset folder --input_folder " + images.string() + " --image_size 32 --n_colors 1";
-  const std::string tiny = data + " --z_size 8 --G_h_size 4 --D_h_size 4 --batch_size 6 --n_samples 4 "
-                                  "--log_every 100 --margin_every 100 --print_every 100 --save_every 2 "
-                                  "--output_folder " + dir.string();
+  const std::string tiny = data + " " + kTinyNets + " --save_every 2 --output_folder " + dir.string();
 
   // fid-stats: the folder's statistics equal the library's on the same images.
   const std::string stats = (dir / "stats.safetensors").string();
@@ -272,6 +281,40 @@ TEST(Fid, CommandsOnAnImageFolder) {
   r = run("train " + tiny + " --run_name r2 --n_iter 2 --fid_every 1 --fid_stats " + absent);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find(absent), std::string::npos) << r.out;
+}
+
+// tools/table1.py: the paper's Table 1 grid, one run per cell with --fid_every, a table of the final
+// (and lowest) distances; a second call trains nothing and prints the same table.
+TEST(Fid, Table1ScriptTrainsEachCellOnceAndTabulatesItsMetrics) {
+  MMGAN_REQUIRE_FASHION_MNIST();
+  const fs::path dir = test::temp_dir("fid-table1");
+  const std::string data = write_image_folder(dir, 40);
+  const fs::path out = dir / "t1";
+  const std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tools/table1.py --mmgan " + MMGAN_BINARY +
+                          " --out " + out.string() + " --n_iter 3 --fid_every 2 --fid_n 12 --losses hinge,wgan " +
+                          "--norms linf --data '" + data + "' --train_flags '" + kTinyNets + "'";
+  const test::CommandResult first = test::run_command(cmd);
+  ASSERT_EQ(first.code, 0) << cmd << "\n" << first.out;
+  for (const char* run : {"hinge-linf-hinge-0", "hinge-linf-squared-diff-0", "wgan-linf-hinge-0", "wgan-linf-squared-diff-0"}) {
+    const std::vector<nlohmann::json> m = metrics_with_fid(out / run);
+    ASSERT_EQ(m.size(), 2u) << run;  // iterations 2 and 3 (the last)
+    EXPECT_EQ(m[1]["iter"].get<int64_t>(), 2) << run;
+    std::ostringstream cell;
+    cell.setf(std::ios::fixed);
+    cell.precision(2);
+    cell << m[1]["fid"].get<double>() << " (" << std::min(m[0]["fid"].get<double>(), m[1]["fid"].get<double>()) << ")";
+    EXPECT_NE(first.out.find(cell.str()), std::string::npos) << run << ": " << cell.str() << "\n" << first.out;
+  }
+  EXPECT_NE(first.out.find("| max(0, ||g||_inf - 1) |"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("| g(norm) | HingeGAN | WGAN |"), std::string::npos) << first.out;
+  const test::CommandResult again = test::run_command(cmd);
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(again.out.find("training"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find(first.out.substr(first.out.find("| g(norm)"))), std::string::npos) << again.out;
+  // Bad values are named.
+  const test::CommandResult bad = test::run_command(cmd + " --norms l3");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("--norms: unknown value 'l3'"), std::string::npos) << bad.out;
 }
 
 }  // namespace
