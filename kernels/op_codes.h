@@ -19,11 +19,13 @@ enum class UnaryOp {
   // Constant masks (their derivative is zero by definition): 1 or 0 (or the slope).
   GtScalar, GeScalar, LtScalar, LeScalar, EqScalar,  // x > a, ...
   InRange,        // a <= x <= b
-  LeakyMask,      // x > 0 ? 1 : a  (derivative of leaky_relu)
+  LeakyMask,      // x > 0 ? 1 : a  (derivative of leaky_relu); keep last (kUnaryOpCount)
 };
+inline constexpr int kUnaryOpCount = int(UnaryOp::LeakyMask) + 1;
 
 // out = f(a, b), elementwise with broadcasting.
-enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Gt, Ge, Lt, Le, Eq, Ne };
+enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Gt, Ge, Lt, Le, Eq, Ne };  // Ne last (kBinaryOpCount)
+inline constexpr int kBinaryOpCount = int(BinaryOp::Ne) + 1;
 
 // Reductions over the middle axis of a contiguous [outer, r, inner] block.
 enum class ReduceOp { Sum, Max, Min };

@@ -27,6 +27,24 @@ void BM_BroadcastMul(benchmark::State& st) {
 }
 BENCHMARK(BM_BroadcastMul)->Arg(64)->Arg(4096);
 
+// Cheap elementwise maps, where the loop's vectorisation is all that matters: LeakyReLU (unary,
+// a scalar parameter) and an add of two tensors of DCGAN32's first D activation size.
+void BM_UnaryLeakyRelu(benchmark::State& st) {
+  Generator g(1);
+  Tensor x = rand({st.range(0)}, g) - 0.5;
+  for (auto _ : st) benchmark::DoNotOptimize(leaky_relu(x, 0.2).view().data);
+  st.SetBytesProcessed(int64_t(st.iterations()) * st.range(0) * 8);
+}
+BENCHMARK(BM_UnaryLeakyRelu)->Arg(1 << 16)->Arg(1 << 20);
+
+void BM_BinaryAdd(benchmark::State& st) {
+  Generator g(1);
+  Tensor a = rand({32, 128, 16, 16}, g), b = rand({32, 128, 16, 16}, g);
+  for (auto _ : st) benchmark::DoNotOptimize((a + b).view().data);
+  st.SetBytesProcessed(int64_t(st.iterations()) * a.numel() * 12);
+}
+BENCHMARK(BM_BinaryAdd);
+
 void BM_PerSampleLinf(benchmark::State& st) {
   Generator g(1);
   Tensor x = randn({64, 3, 32, 32}, g);
