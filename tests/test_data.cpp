@@ -84,13 +84,10 @@ TEST(Data, ByteScalingMatchesPyTorchBits) {
   MMGAN_REQUIRE_TORCH();
   const char* cmd =
       "/usr/bin/python3 -c \"import torch; x = torch.arange(256, dtype=torch.uint8).float().div(255); "
-      "m = torch.tensor([0.5]); print(((x - m) / m).view(torch.int32).tolist())\" 2>&1";
-  FILE* p = ::popen(cmd, "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ASSERT_EQ(::pclose(p), 0) << out;
+      "m = torch.tensor([0.5]); print(((x - m) / m).view(torch.int32).tolist())\"";
+  const test::CommandResult r = test::run_command(cmd);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string& out = r.out;
   std::vector<int32_t> bits;
   for (size_t i = 0; i < out.size();) {
     if (out[i] == '-' || std::isdigit(static_cast<unsigned char>(out[i]))) {

@@ -18,13 +18,10 @@ using nn::InceptionV3Fid;
 using test::rel_error;
 
 int converter_exit(const std::string& in, const std::string& out, std::string* message) {
-  const std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tools/convert_inception_weights.py " + in +
-                          " " + out + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) message->append(buf, n);
-  const int rc = ::pclose(p);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  const test::CommandResult r =
+      test::run_command("/usr/bin/python3 " + test::source_dir() + "/tools/convert_inception_weights.py " + in + " " + out);
+  *message += r.out;
+  return r.code;
 }
 
 // One test for everything that needs the oracle's files (it takes most of the time).
@@ -33,7 +30,7 @@ TEST(Inception, MatchesPyTorchThroughTheConverter) {
   const std::filesystem::path dir = test::temp_dir("inception");
   test::run_oracle("inception_ref.py", dir.string() + " 3");
   const SafeTensors ref = load_safetensors((dir / "ref.safetensors").string());
-  const std::string weights = (dir / "inception.safetensors").string();
+  const std::string weights = (dir / "cache" / "inception.safetensors").string();  // the converter makes cache/
   std::string msg;
   ASSERT_EQ(converter_exit((dir / "pt_inception.pth").string(), weights, &msg), 0) << msg;
 

@@ -55,6 +55,7 @@ def convert(src, dst):
     for k in [k for k in sd if k.endswith(".bn.running_var")]:
         counter = k[: -len("running_var")] + "num_batches_tracked"
         out.setdefault(counter, np.array(0, dtype=np.int64))
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)  # e.g. ~/.cache/mmgan on first use
     save(dst + ".tmp", out, {"format": "mmgan-inception-fid", "source": os.path.basename(src), "sha256": digest})
     os.replace(dst + ".tmp", dst)  # atomic: a failed run never leaves half a file under dst
     print(f"wrote {dst}: {len(out)} tensors, source sha256 {digest[:8]}...")
