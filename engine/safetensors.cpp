@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -42,6 +43,12 @@ void SafeTensors::add(const std::string& name, const Tensor& t, const std::strin
 
 void SafeTensors::add_all(const SafeTensors& other, const std::string& prefix) {
   for (const std::string& n : other.names) add(prefix + n, other.tensors.at(n), other.file_dtype.at(n));
+}
+
+std::string exact_text(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {

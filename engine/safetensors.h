@@ -30,6 +30,9 @@ struct SafeTensors {
 void save_safetensors(const std::string& path, const SafeTensors& st);
 SafeTensors load_safetensors(const std::string& path);
 
+// v as metadata text that std::stod reads back bit for bit (%.17g): metadata values are strings.
+std::string exact_text(double v);
+
 // Writes `bytes` to `path` atomically (path.tmp.PID, fsync, rename); throws naming the path.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 

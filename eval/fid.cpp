@@ -9,7 +9,7 @@ namespace mmgan::eval {
 GaussianStats image_stats(const std::function<Tensor(int64_t)>& next, int64_t n, int64_t batch, FeatureExtractor& fx,
                           const std::string& source, const std::function<void(int64_t, int64_t)>& progress) {
   MMGAN_CHECK(n >= 2, "a Fréchet distance needs at least 2 images, got --n ", n);
-  MMGAN_CHECK(batch >= 1, "--batch_size must be >= 1, got ", batch);
+  MMGAN_CHECK(batch >= 1, "--batch must be >= 1, got ", batch);
   FeatureStats stats(fx.dim());
   for (int64_t done = 0; done < n;) {
     const int64_t k = std::min(batch, n - done);

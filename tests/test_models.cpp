@@ -37,12 +37,6 @@ constexpr double kLambda = 20.0;
 constexpr double kTol = 1e-9;
 constexpr double kMargin = 1e-6;  // distance from every kink (hinges, the penalty at 1, L-inf ties)
 
-std::string exact(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 struct Variant {
   std::string name;
   NetConfig cfg;  // dtype F32: the models are built in float32 and converted with to(F64)
@@ -101,7 +95,7 @@ std::map<std::string, std::string> config_fields(const NetConfig& c) {
           {"batch_norm_D", b(c.batch_norm_D)},
           {"spectral_G", b(c.spectral_G)},
           {"spectral_D", b(c.spectral_D)},
-          {"leaky_slope", exact(c.leaky_slope)}};
+          {"leaky_slope", exact_text(c.leaky_slope)}};
 }
 
 bool is_counter(const std::string& name) {
@@ -210,7 +204,7 @@ TEST_P(ModelParity, CriticStepGradientsAndBuffersMatchPyTorch) {
 
   SafeTensors out;
   out.metadata = config_fields(v.cfg);
-  out.metadata["lambda"] = exact(kLambda);
+  out.metadata["lambda"] = exact_text(kLambda);
   out.add_all(before, "D.");
   out.add("x_real", x_real);
   out.add("x_fake", x_fake);

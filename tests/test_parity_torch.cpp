@@ -25,13 +25,6 @@ namespace {
 
 using test::uniform;
 
-// %.17g: a double survives the trip through the text metadata exactly.
-std::string exact(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 // ---- 1. gradient-penalty critic loss ------------------------------------------------------------
 
 constexpr double kLambda = 20.0;
@@ -189,8 +182,8 @@ TEST_P(PenaltyParity, LossNormsAndParameterGradientsMatchPyTorch) {
   SafeTensors st;
   st.metadata["norm"] = c.norm;
   st.metadata["activation"] = c.activation;
-  st.metadata["lambda"] = exact(kLambda);
-  st.metadata["slope"] = exact(kSlope);
+  st.metadata["lambda"] = exact_text(kLambda);
+  st.metadata["slope"] = exact_text(kSlope);
   st.add("xr", xr);
   st.add("xf", xf);
   st.add("u", u);
@@ -282,11 +275,11 @@ TEST_P(AdamParity, ParamsAndMomentsMatchTorchEveryStep) {
       st.add(pfx + "step" + sfx, scalar(double(opt.steps()[i]), DType::F64), "I64");
     }
   }
-  st.metadata["lr"] = exact(c.opts.lr);
-  st.metadata["beta1"] = exact(c.opts.beta1);
-  st.metadata["beta2"] = exact(c.opts.beta2);
-  st.metadata["eps"] = exact(c.opts.eps);
-  st.metadata["weight_decay"] = exact(c.opts.weight_decay);
+  st.metadata["lr"] = exact_text(c.opts.lr);
+  st.metadata["beta1"] = exact_text(c.opts.beta1);
+  st.metadata["beta2"] = exact_text(c.opts.beta2);
+  st.metadata["eps"] = exact_text(c.opts.eps);
+  st.metadata["weight_decay"] = exact_text(c.opts.weight_decay);
   st.metadata["dtype"] = t == DType::F64 ? "F64" : "F32";
   st.metadata["num_params"] = std::to_string(params.size());
   st.metadata["steps"] = std::to_string(kAdamSteps);

@@ -36,12 +36,6 @@ using Clock = std::chrono::steady_clock;
 uint64_t init_seed(int64_t seed) { return uint64_t(seed); }
 uint64_t shuffle_seed(int64_t seed) { return uint64_t(seed) ^ 0xD1B54A32D192ED03ull; }
 
-std::string exact(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 void check_split(const data::Labeled& d, const char* which) {
   const Shape want{1, nn::FmnistClassifier::kImageSize, nn::FmnistClassifier::kImageSize};
   MMGAN_CHECK(d.images.sample_shape == want, "train-classifier: the ", which, " set ", d.images.source,
@@ -197,7 +191,7 @@ ClassifierResult train_classifier(const ClassifierConfig& cfg, const data::Label
     st.metadata["format"] = nn::FmnistClassifier::kFormat;
     st.metadata["feature_dim"] = std::to_string(nn::FmnistClassifier::kFeatureDim);
     st.metadata["classes"] = std::to_string(nn::FmnistClassifier::kClasses);
-    st.metadata["test_accuracy"] = exact(r.test_accuracy());
+    st.metadata["test_accuracy"] = exact_text(r.test_accuracy());
     st.metadata["test_set"] = test.images.source + " (" + std::to_string(test.images.count) + " images)";
     st.metadata["train_set"] = train.images.source + " (" + std::to_string(n) + " images)";
     st.metadata["recipe"] = to_json(cfg);
@@ -206,7 +200,7 @@ ClassifierResult train_classifier(const ClassifierConfig& cfg, const data::Label
                                  std::to_string(total) + " (epochs x floor(train images / batch_size))";
     st.metadata["history"] = history.dump();
     st.metadata["steps"] = std::to_string(r.steps);
-    st.metadata["seconds"] = exact(r.seconds);
+    st.metadata["seconds"] = exact_text(r.seconds);
     st.metadata["mmgan_version"] = MMGAN_VERSION;
     st.metadata["mmgan_commit"] = MMGAN_GIT_COMMIT;
     save_safetensors(cfg.out, st);

@@ -1,4 +1,4 @@
-// `mmgan sample` and `mmgan step-dump` (commands.h).
+// `mmgan sample` and `mmgan step-dump`, and loading a checkpoint's generator (commands.h).
 #include "commands.h"
 
 #include "engine/autograd/grad_mode.h"
@@ -9,20 +9,25 @@
 
 namespace mmgan::trainer {
 
-void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t seed, const std::string& png_path,
-                            bool use_running_stats) {
-  MMGAN_CHECK(n >= 1, "--n must be >= 1, got ", n);
+std::shared_ptr<nn::Module> generator_from_checkpoint(const std::string& checkpoint, Generator& init, TrainConfig* cfg) {
   const SafeTensors st = load_safetensors(checkpoint);
   const auto it = st.metadata.find("config");
   MMGAN_CHECK(it != st.metadata.end(), checkpoint, ": not an mmgan checkpoint (no configuration in its metadata)");
-  TrainConfig cfg = config_from_json(it->second, checkpoint + " (metadata 'config')");
-  nn::NetConfig net = cfg.net();
-  Generator gen(seed);
-  auto G = nn::make_generator(net, gen);
+  *cfg = config_from_json(it->second, checkpoint + " (metadata 'config')");
+  auto G = nn::make_generator(cfg->net(), init);
   G->load_state_dict(st, "G.", /*strict=*/false);
+  return G;
+}
+
+void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t seed, const std::string& png_path,
+                            bool use_running_stats) {
+  MMGAN_CHECK(n >= 1, "--n must be >= 1, got ", n);
+  TrainConfig cfg;
+  Generator gen(seed);  // initialisation, then z: the grid a seed gives stays the same
+  auto G = generator_from_checkpoint(checkpoint, gen, &cfg);
   G->train(!use_running_stats);
   NoGradGuard ng;
-  const Tensor z = randn({n, cfg.z_size, 1, 1}, gen, net.dtype);
+  const Tensor z = randn({n, cfg.z_size, 1, 1}, gen, cfg.net().dtype);
   save_image_grid((*G)(z), png_path);
 }
 

@@ -1,11 +1,19 @@
 // The non-training commands of `mmgan` that need the trainer's pieces.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "config.h"
+#include "engine/random.h"
+#include "models/module.h"
 
 namespace mmgan::trainer {
+
+// The generator stored in a checkpoint (trainer.h), with the run's configuration in *cfg. init
+// draws the initial values that the checkpoint then overwrites (the caller's stream advances as
+// make_generator draws). Errors name the file.
+std::shared_ptr<nn::Module> generator_from_checkpoint(const std::string& checkpoint, Generator& init, TrainConfig* cfg);
 
 // Writes a PNG grid of n samples from the generator stored in a checkpoint (trainer.h), z drawn
 // from seed. G runs in train mode (batch statistics, as the official code samples) unless

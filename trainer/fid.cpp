@@ -10,9 +10,8 @@
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/random.h"
-#include "engine/safetensors.h"
 #include "eval/fid.h"
-#include "models/networks.h"
+#include "commands.h"
 #include "trainer.h"
 
 namespace mmgan::trainer {
@@ -90,21 +89,16 @@ double fid_command(const std::string& checkpoint, const std::string& stats_path,
   const std::string kind = feature_kind(ref.features);
   MMGAN_CHECK(o.features == "auto" || o.features == kind, "--features ", o.features, " does not match ", stats_path,
               ", which holds ", ref.features, " statistics");
-  const SafeTensors st = load_safetensors(checkpoint);
-  const auto it = st.metadata.find("config");
-  MMGAN_CHECK(it != st.metadata.end(), checkpoint, ": not an mmgan checkpoint (no configuration in its metadata)");
-  const TrainConfig cfg = config_from_json(it->second, checkpoint + " (metadata 'config')");
   const Device device = Device::parse(o.device);
-  const nn::NetConfig net = cfg.net();
-  Generator init(0);
-  auto G = nn::make_generator(net, init);
-  G->load_state_dict(st, "G.", /*strict=*/false);
+  TrainConfig cfg;
+  Generator init(0);  // every value is replaced by the checkpoint's
+  auto G = generator_from_checkpoint(checkpoint, init, &cfg);
   G->to(device);
   G->train(!o.running_stats);
   auto fx = eval::make_feature_extractor(kind, o.feature_weights, device);
   const int64_t n = o.n > 0 ? o.n : 50000;
   const auto t0 = std::chrono::steady_clock::now();
-  const eval::GaussianStats s = generator_stats(*G, cfg.z_size, net.dtype, device, *fx, n,
+  const eval::GaussianStats s = generator_stats(*G, cfg.z_size, cfg.net().dtype, device, *fx, n,
                                                 o.batch_size > 0 ? o.batch_size : cfg.batch_size, o.seed, true);
   const eval::FrechetResult r = eval::frechet_distance(s, ref);
   std::cout << (kind == "inception" ? "FID " : "Fréchet distance (" + ref.features + ") ") << r.distance << "  ("

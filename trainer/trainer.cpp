@@ -2,7 +2,6 @@
 #include "trainer.h"
 
 #include <cmath>
-#include <cstdio>
 
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
@@ -24,12 +23,6 @@ uint64_t init_seed(int64_t seed) { return uint64_t(seed); }
 uint64_t noise_seed(int64_t seed) { return uint64_t(seed) ^ 0x9E3779B97F4A7C15ull; }
 uint64_t data_seed(int64_t seed) { return uint64_t(seed) ^ 0xD1B54A32D192ED03ull; }
 uint64_t fid_seed(int64_t seed) { return uint64_t(seed) ^ 0x94D049BB133111EBull; }
-
-std::string exact(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 
 double finite_or_throw(const Tensor& t, const char* what, int64_t iteration) {
   const double v = t.item();
@@ -272,9 +265,9 @@ SafeTensors Trainer::checkpoint() const {
   st.metadata["rng_seed"] = std::to_string(rng_.seed());
   st.metadata["rng_offset"] = std::to_string(rng_.offset());
   st.metadata["data_position"] = std::to_string(real_->position());
-  st.metadata["lr_D"] = exact(optD_->options().lr);
-  st.metadata["lr_G"] = exact(optG_->options().lr);
-  st.metadata["lagrange"] = exact(lagrange_);
+  st.metadata["lr_D"] = exact_text(optD_->options().lr);
+  st.metadata["lr_G"] = exact_text(optG_->options().lr);
+  st.metadata["lagrange"] = exact_text(lagrange_);
   return st;
 }
 
