@@ -4,9 +4,12 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
+#include "../kernels/adam_math.h"
 #include "../kernels/conv_geom.h"
 #include "../kernels/op_codes.h"
+#include "../kernels/philox.h"
 #include "../kernels/pool_geom.h"
 #include "../kernels/tensor_view.h"
 #include "device.h"
@@ -18,6 +21,13 @@ using kernels::ReduceOp;
 using kernels::RowOp;
 using kernels::UnaryOp;
 using kernels::View;
+
+// The work a backend recorded during a capture (engine/capture.h), run again by replay().
+class Recording {
+ public:
+  virtual ~Recording() = default;
+  virtual void replay() = 0;  // queues the recorded calls, in order, on the device's stream
+};
 
 class Backend {
  public:
@@ -60,13 +70,24 @@ class Backend {
   virtual void resize_bilinear(const kernels::ResizeGeom& g, const View& x, const View& y) = 0;
   virtual void resize_bilinear_adjoint(const kernels::ResizeGeom& g, const View& gy, const View& gx) = 0;
 
-  // Randomness (Philox stream; same numbers on every backend).
-  virtual void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) = 0;
-  virtual void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std) = 0;
+  // Randomness (Philox stream; same numbers on every backend). A key's base is in this backend's memory.
+  virtual void fill_uniform(const View& dst, const kernels::PhiloxKey& key, double lo, double hi) = 0;
+  virtual void fill_normal(const View& dst, const kernels::PhiloxKey& key, double mean, double std) = 0;
 
-  // Optimiser.
-  virtual void adam_step(kernels::DType t, void* p, const void* g, void* m, void* v, int64_t n, double lr,
-                         double beta1, double beta2, double eps, double weight_decay, int64_t step) = 0;
+  // Optimiser: one Adam step over `count` tensors (kernels/adam_math.h; lr and steps in this
+  // backend's memory).
+  virtual void adam_step(kernels::DType t, const kernels::AdamTensor* tensors, int count,
+                         const kernels::AdamHyper& h) = 0;
+
+  // Capture (engine/capture.h). Between begin_capture() and end_capture(), the calling thread's
+  // calls are recorded, not run (CUDA: stream capture into a graph; CPU: a list of calls), its
+  // allocations come from a pool private to the recording (kernels/capture_pools.h), and host
+  // copies throw: a captured step must neither read device memory on the host nor depend on host
+  // data that changes between replays.
+  virtual void begin_capture() = 0;
+  virtual std::unique_ptr<Recording> end_capture() = 0;
+  virtual void abort_capture() noexcept = 0;  // ends a failed capture, discarding what it recorded
+  virtual bool capturing() const = 0;         // the calling thread is capturing on this backend
 };
 
 // The backend for a device; throws a clear error when that backend is not built or has no device.

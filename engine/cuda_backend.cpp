@@ -1,11 +1,14 @@
 // The CUDA backend: dispatch onto kernels/cuda, every call on the device's one stream
-// (kernels/cuda/context.h). Host copies are the only calls that wait for the device.
+// (kernels/cuda/context.h). Host copies are the only calls that wait for the device. A capture
+// (engine/capture.h) is CUDA stream capture of that stream into a graph, replayed with
+// cudaGraphLaunch; its allocations come from the graph's private pool in the caching allocator.
 // Checked call by call against the CPU backend by tests/test_cuda_backend.cpp and op by op,
 // through the engine, by tests/test_ops.cpp.
 #include <cuda_runtime.h>
 
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "../kernels/cuda/check.h"
@@ -27,11 +30,13 @@ class CudaBackend final : public Backend {
   void* allocate(std::size_t nbytes) override { return ctx_.allocator().allocate(nbytes); }
   void deallocate(void* p, std::size_t) override { ctx_.allocator().deallocate(p); }
   void copy_to_host(const void* src, void* dst, std::size_t n) override {
+    refuse_in_capture("reads tensor data on the host (item(), to_vector(), a copy to the host)");
     kc::DeviceGuard g(index_);
     MMGAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, ctx_.stream()));
     ctx_.synchronize();
   }
   void copy_from_host(const void* src, void* dst, std::size_t n) override {
+    refuse_in_capture("copies host data into a tensor (from_vector(), a copy from the host)");
     kc::DeviceGuard g(index_);
     MMGAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, ctx_.stream()));
     ctx_.synchronize();  // the host buffer may be freed as soon as we return
@@ -110,24 +115,113 @@ class CudaBackend final : public Backend {
     kc::DeviceGuard g(index_);
     kc::resize_bilinear_adjoint(ctx_.stream(), geom, gy, gx);
   }
-  void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) override {
+  void fill_uniform(const View& dst, const kernels::PhiloxKey& key, double lo, double hi) override {
     kc::DeviceGuard g(index_);
-    kc::fill_uniform(ctx_.stream(), dst, seed, offset, lo, hi);
+    kc::fill_uniform(ctx_.stream(), dst, key, lo, hi);
   }
-  void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std) override {
+  void fill_normal(const View& dst, const kernels::PhiloxKey& key, double mean, double std) override {
     kc::DeviceGuard g(index_);
-    kc::fill_normal(ctx_.stream(), dst, seed, offset, mean, std);
+    kc::fill_normal(ctx_.stream(), dst, key, mean, std);
   }
-  void adam_step(kernels::DType t, void* p, const void* gr, void* m, void* v, int64_t n, double lr, double beta1,
-                 double beta2, double eps, double wd, int64_t step) override {
+  void adam_step(kernels::DType t, const kernels::AdamTensor* tensors, int count,
+                 const kernels::AdamHyper& h) override {
     kc::DeviceGuard g(index_);
-    kc::adam_step(ctx_.stream(), t, p, gr, m, v, n, lr, beta1, beta2, eps, wd, step);
+    kc::adam_step(ctx_.stream(), t, tensors, count, h);
+  }
+
+  void begin_capture() override {
+    kc::DeviceGuard g(index_);
+    std::lock_guard<std::mutex> lock(mu_);
+    MMGAN_CHECK(pool_ < 0, "capture: cuda:", index_, " is already capturing (captures do not nest)");
+    pool_ = ctx_.allocator().begin_pool();
+    thread_ = std::this_thread::get_id();
+    const cudaError_t err = cudaStreamBeginCapture(ctx_.stream(), cudaStreamCaptureModeThreadLocal);
+    if (err != cudaSuccess) {
+      ctx_.allocator().release_pool(pool_);
+      pool_ = -1;
+      MMGAN_CUDA_CHECK(err);
+    }
+  }
+  std::unique_ptr<Recording> end_capture() override;
+  void abort_capture() noexcept override {
+    kc::DeviceGuard g(index_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pool_ < 0) return;
+    cudaGraph_t graph = nullptr;
+    if (cudaStreamEndCapture(ctx_.stream(), &graph) == cudaSuccess && graph) (void)cudaGraphDestroy(graph);
+    (void)cudaGetLastError();  // an invalidated capture leaves its error behind
+    ctx_.allocator().end_pool();
+    ctx_.allocator().release_pool(pool_);
+    pool_ = -1;
+  }
+  bool capturing() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pool_ >= 0 && thread_ == std::this_thread::get_id();
+  }
+
+ private:
+  void refuse_in_capture(const char* what) const {
+    MMGAN_CHECK(!capturing(), "a captured step ", what,
+                ": inside a capture nothing runs until replay, so the step must keep its values on the device");
+  }
+
+  int index_;
+  kc::Context& ctx_;
+  mutable std::mutex mu_;
+  int pool_ = -1;  // the open capture's allocator pool
+  std::thread::id thread_;
+};
+
+// An instantiated graph; replay() launches it on the context's stream. Destroying it returns the
+// graph's private pool to the cache (work already queued runs first, on the same stream).
+class CudaRecording final : public Recording {
+ public:
+  CudaRecording(int index, kc::Context& ctx, cudaGraph_t graph, cudaGraphExec_t exec, int pool)
+      : index_(index), ctx_(ctx), graph_(graph), exec_(exec), pool_(pool) {}
+  ~CudaRecording() override {
+    kc::DeviceGuard g(index_);
+    (void)cudaGraphExecDestroy(exec_);
+    (void)cudaGraphDestroy(graph_);
+    ctx_.allocator().release_pool(pool_);
+  }
+  void replay() override {
+    kc::DeviceGuard g(index_);
+    MMGAN_CUDA_CHECK(cudaGraphLaunch(exec_, ctx_.stream()));
   }
 
  private:
   int index_;
   kc::Context& ctx_;
+  cudaGraph_t graph_;
+  cudaGraphExec_t exec_;
+  int pool_;
 };
+
+std::unique_ptr<Recording> CudaBackend::end_capture() {
+  kc::DeviceGuard g(index_);
+  int pool = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    MMGAN_CHECK(pool_ >= 0, "capture: end_capture() without begin_capture()");
+    pool = pool_;
+    pool_ = -1;
+  }
+  ctx_.allocator().end_pool();
+  cudaGraph_t graph = nullptr;
+  cudaError_t err = cudaStreamEndCapture(ctx_.stream(), &graph);
+  cudaGraphExec_t exec = nullptr;
+  if (err == cudaSuccess) err = cudaGraphInstantiate(&exec, graph, 0);
+  if (err != cudaSuccess) {
+    if (graph) (void)cudaGraphDestroy(graph);
+    (void)cudaGetLastError();
+    ctx_.allocator().release_pool(pool);
+    kernels::throw_cuda_error(__FILE__, __LINE__, "cudaStreamEndCapture / cudaGraphInstantiate",
+                              std::string(cudaGetErrorString(err)) +
+                                  " (a captured step used a call that graphs cannot hold, such as a cuDNN "
+                                  "algorithm search for a shape not seen before the capture)");
+  }
+  return std::make_unique<CudaRecording>(index_, ctx_, graph, exec, pool);
+}
 
 }  // namespace
 

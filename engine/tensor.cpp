@@ -60,6 +60,8 @@ std::string Tensor::str() const {
 template <class T>
 T* Tensor::data() const {
   MMGAN_CHECK(device().type == DeviceType::CPU, "data(): tensor ", str(), " is not on the CPU; copy it with .to(cpu)");
+  MMGAN_CHECK(!backend_for(Device::cpu()).capturing(), "data(): host access to ", str(),
+              " inside a captured step (engine/capture.h): nothing runs until replay");
   MMGAN_CHECK(kernels::dtype_size(dtype()) == sizeof(T), "data(): tensor ", str(), " accessed as ", sizeof(T) * 8,
               "-bit elements");
   return static_cast<T*>(impl()->storage->data()) + impl()->offset;
@@ -158,7 +160,7 @@ Tensor& Tensor::uniform_(double lo, double hi, Generator& gen) {
   check_inplace(*this, "uniform_");
   Tensor tmp = is_contiguous() ? *this : empty(shape(), dtype(), device());
   const uint64_t off = gen.reserve(uint64_t(numel()), dtype(), false);
-  detail::backend_of(*this).fill_uniform(tmp.view(), gen.seed(), off, lo, hi);
+  detail::backend_of(*this).fill_uniform(tmp.view(), gen.key(off, device()), lo, hi);
   if (!is_contiguous()) detail::backend_of(*this).copy(tmp.view(), view());
   return *this;
 }
@@ -167,7 +169,7 @@ Tensor& Tensor::normal_(double mean, double std, Generator& gen) {
   check_inplace(*this, "normal_");
   Tensor tmp = is_contiguous() ? *this : empty(shape(), dtype(), device());
   const uint64_t off = gen.reserve(uint64_t(numel()), dtype(), true);
-  detail::backend_of(*this).fill_normal(tmp.view(), gen.seed(), off, mean, std);
+  detail::backend_of(*this).fill_normal(tmp.view(), gen.key(off, device()), mean, std);
   if (!is_contiguous()) detail::backend_of(*this).copy(tmp.view(), view());
   return *this;
 }

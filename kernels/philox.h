@@ -50,4 +50,15 @@ MMGAN_HD inline uint64_t philox_blocks(uint64_t n, DType t) {
   return t == DType::F32 ? (n + 3) / 4 : (n + 1) / 2;
 }
 
+// Where a draw starts in the stream of `seed`: counter `offset`, plus the value stored at `base`
+// when one is given (a float64 in the kernel's own memory, read when the kernel runs). A captured
+// training step draws through a base that the step itself advances, so every replay of the same
+// recorded kernels draws new numbers (engine/capture.h).
+struct PhiloxKey {
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+  const double* base = nullptr;
+};
+MMGAN_HD inline uint64_t philox_start(const PhiloxKey& k) { return k.offset + (k.base ? uint64_t(*k.base) : 0); }
+
 }  // namespace mmgan::kernels

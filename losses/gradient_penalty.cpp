@@ -118,7 +118,11 @@ Tensor penalty_points(const Tensor& x_real, const Tensor& x_fake, const Tensor& 
   return x_real.detach() * uc + x_fake.detach() * (1.0 - uc);
 }
 
-PenaltyTerms gradient_penalty(const Critic& critic, const Tensor& xhat_in, const PenaltyConfig& cfg, double lagrange) {
+PenaltyTerms gradient_penalty(const Critic& critic, const Tensor& xhat_in, const PenaltyConfig& cfg,
+                              const Tensor& lagrange) {
+  MMGAN_CHECK(!cfg.augmented || (lagrange.defined() && lagrange.numel() == 1 && !lagrange.requires_grad()),
+              "penalty: the augmented Lagrangian needs its multiplier as a scalar tensor without grad, got ",
+              lagrange.str());
   Tensor xhat = xhat_in.detach();
   xhat.requires_grad_(true);
   const Tensor c = critic(xhat);
@@ -131,7 +135,9 @@ PenaltyTerms gradient_penalty(const Critic& critic, const Tensor& xhat_in, const
   PenaltyTerms t;
   t.constraint = constraint;
   t.grad_norm = n.detach();
-  t.loss = cfg.augmented ? constraint * -lagrange + square(constraint) * (cfg.rho / 2) : constraint * cfg.lambda;
+  t.loss = cfg.augmented
+               ? constraint * neg(lagrange.reshape({})).to(constraint.dtype()) + square(constraint) * (cfg.rho / 2)
+               : constraint * cfg.lambda;
   return t;
 }
 

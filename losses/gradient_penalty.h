@@ -62,8 +62,10 @@ struct PenaltyTerms {
   Tensor constraint;  // the reduced constraint (scalar, differentiable)
   Tensor grad_norm;   // [N], detached: the norms at xhat, for the metrics
 };
-// lagrange: the multiplier w when cfg.augmented (ignored otherwise).
-PenaltyTerms gradient_penalty(const Critic& critic, const Tensor& xhat, const PenaltyConfig& cfg, double lagrange = 0);
+// lagrange: the multiplier w when cfg.augmented (ignored otherwise), a scalar tensor on xhat's device
+// (a constant; the trainer keeps it on the device and updates it there, so a step reads no host value).
+PenaltyTerms gradient_penalty(const Critic& critic, const Tensor& xhat, const PenaltyConfig& cfg,
+                              const Tensor& lagrange = {});
 
 // The pseudo-margin y C(x) / ||grad_x C(x)||_q per sample (y = +1 real, -1 fake), q the penalised
 // norm, i.e. the dual of the margin's norm (the smooth stand-ins of LInf count as LInf). Records

@@ -53,6 +53,7 @@ TEST(Cli, BadFlagsNameTheFlag) {
   expect_error("train --dataset cifar10", "--input_folder");
   expect_error("train --batch_size 1 " + tiny(dir), "--batch_size");
   expect_error("train --device tpu " + tiny(dir), "--device");
+  expect_error("train --graph maybe " + tiny(dir), "--graph");
   expect_error("sample --checkpoint /nonexistent/ck.safetensors", "/nonexistent/ck.safetensors");
 }
 
@@ -98,6 +99,11 @@ TEST(Cli, TrainResumeIsBitIdentical) {
   EXPECT_TRUE(fs::exists(b / "config.json"));
   EXPECT_TRUE(fs::exists(b / "samples" / "iter_000000.png"));
   EXPECT_TRUE(fs::exists(b / "samples" / "iter_000006.png"));
+  // The eager path (--graph off) ends in the same state as the default replayed one.
+  const Result eager = run("train --n_iter 6 --graph off --run_name eager " + tiny(dir / "c"));
+  ASSERT_EQ(eager.code, 0) << eager.out;
+  const SafeTensors z = load_safetensors((dir / "c" / "eager-0" / "checkpoint.safetensors").string());
+  for (const std::string& n : x.names) EXPECT_EQ(x.at(n).to_vector(), z.at(n).to_vector()) << n;
 }
 
 TEST(Cli, SampleWritesAGrid) {

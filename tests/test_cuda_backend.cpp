@@ -318,33 +318,69 @@ TEST_P(CudaBackendTest, ResizeBilinearBothWays) {
 }
 
 TEST_P(CudaBackendTest, RandomStreamsEqualTheCpu) {
+  // Plain keys, and keys whose start is read from memory (the base a captured step advances).
+  const Tensor base = scalar(1000.0, DType::F64), base_g = base.to(kGpu);
   for (int64_t n : {1, 5, 4097, 1000001}) {
-    Tensor u = empty({n}, t()), ug = empty({n}, t(), kGpu);
-    cpu().fill_uniform(u.view(), 1234, 77, -1, 3);
-    gpu().fill_uniform(ug.view(), 1234, 77, -1, 3);
-    EXPECT_EQ(diff(ug, u), 0.0) << "uniform n " << n;
-    Tensor z = empty({n}, t()), zg = empty({n}, t(), kGpu);
-    cpu().fill_normal(z.view(), 99, 5, 0.5, 2);
-    gpu().fill_normal(zg.view(), 99, 5, 0.5, 2);
-    // Box-Muller goes through log, sqrt, sin and cos, whose last bit may differ between libm and CUDA.
-    EXPECT_LT(diff(zg, z), 1e-13) << "normal n " << n;
+    for (bool with_base : {false, true}) {
+      kernels::PhiloxKey k{1234, 77, nullptr}, kg = k;
+      if (with_base) k.base = base.data<double>(), kg.base = static_cast<const double*>(base_g.view().data);
+      Tensor u = empty({n}, t()), ug = empty({n}, t(), kGpu);
+      cpu().fill_uniform(u.view(), k, -1, 3);
+      gpu().fill_uniform(ug.view(), kg, -1, 3);
+      EXPECT_EQ(diff(ug, u), 0.0) << "uniform n " << n << " base " << with_base;
+      k.seed = kg.seed = 99, k.offset = kg.offset = 5;
+      Tensor z = empty({n}, t()), zg = empty({n}, t(), kGpu);
+      cpu().fill_normal(z.view(), k, 0.5, 2);
+      gpu().fill_normal(zg.view(), kg, 0.5, 2);
+      // Box-Muller goes through log, sqrt, sin and cos, whose last bit may differ between libm and CUDA.
+      EXPECT_LT(diff(zg, z), 1e-13) << "normal n " << n << " base " << with_base;
+    }
   }
 }
 
+// Multi-tensor Adam: tensors of odd sizes, one starting off the 16-byte alignment (the scalar
+// path), several launches' worth of tensors (chunks of 24), per-tensor step counts and the rate
+// read from device memory; equal to the CPU's bit for bit.
 TEST_P(CudaBackendTest, AdamStepsEqualTheCpu) {
-  const int64_t n = 100003;
-  Tensor p = rnd({n}, -1, 1, 23), m = zeros({n}, t()), v = zeros({n}, t());
-  Tensor pg = p.to(kGpu), mg = m.to(kGpu), vg = v.to(kGpu);
-  for (int64_t step = 1; step <= 5; ++step) {
-    const Tensor g = rnd({n}, -1, 1, 100 + uint64_t(step)), gg = g.to(kGpu);
-    cpu().adam_step(t(), p.view().data, g.view().data, m.view().data, v.view().data, n, 2e-4, 0.5, 0.999, 1e-8,
-                    step == 3 ? 0.01 : 0.0, step);
-    gpu().adam_step(t(), pg.view().data, gg.view().data, mg.view().data, vg.view().data, n, 2e-4, 0.5, 0.999, 1e-8,
-                    step == 3 ? 0.01 : 0.0, step);
+  std::vector<int64_t> sizes{100003, 1, 7, 4096, 33};
+  for (int i = 0; i < 40; ++i) sizes.push_back(1 + 37 * i);
+  const size_t k = sizes.size();
+  struct State {
+    Tensor p, m, v;
+  };
+  std::vector<State> c(k), g(k);
+  for (size_t i = 0; i < k; ++i) {
+    const int64_t skew = i == 2 ? 1 : 0;  // a view one element in: misaligned for vector loads
+    const Tensor p = slice(rnd({sizes[i] + skew}, -1, 1, 23 + i), 0, skew, sizes[i] + skew);
+    c[i] = {p.clone(), zeros({sizes[i]}, t()), zeros({sizes[i]}, t())};
+    g[i] = {slice(p.to(kGpu), 0, 0, sizes[i]), zeros({sizes[i]}, t(), kGpu), zeros({sizes[i]}, t(), kGpu)};
+    if (skew) g[i].p = slice(rnd({sizes[i] + skew}, -1, 1, 23 + i).to(kGpu), 0, skew, sizes[i] + skew);
   }
-  EXPECT_LT(diff(pg, p), t() == DType::F64 ? 1e-15 : 1e-7);
-  EXPECT_LT(diff(mg, m), t() == DType::F64 ? 1e-15 : 1e-7);
-  EXPECT_LT(diff(vg, v), t() == DType::F64 ? 1e-15 : 1e-7);
+  std::vector<double> steps(k);
+  for (int64_t step = 1; step <= 5; ++step) {
+    for (size_t i = 0; i < k; ++i) steps[i] = double(step + int64_t(i % 3));
+    const Tensor st = from_vector(steps, {int64_t(k)}, DType::F64), st_g = st.to(kGpu);
+    const Tensor lr = scalar(2e-4 * double(step), DType::F64), lr_g = lr.to(kGpu);
+    std::vector<Tensor> grads;
+    std::vector<kernels::AdamTensor> lc, lg;
+    for (size_t i = 0; i < k; ++i) {
+      grads.push_back(rnd({sizes[i]}, -1, 1, 100 + uint64_t(step) * 64 + i));
+      grads.push_back(grads.back().to(kGpu));
+      lc.push_back({c[i].p.view().data, grads[2 * i].view().data, c[i].m.view().data, c[i].v.view().data, sizes[i],
+                    st.data<double>() + i});
+      lg.push_back({g[i].p.view().data, grads[2 * i + 1].view().data, g[i].m.view().data, g[i].v.view().data,
+                    sizes[i], static_cast<const double*>(st_g.view().data) + i});
+    }
+    kernels::AdamHyper h{0.5, 0.999, 1e-8, step == 3 ? 0.01 : 0.0, lr.data<double>()};
+    cpu().adam_step(t(), lc.data(), int(k), h);
+    h.lr = static_cast<const double*>(lr_g.view().data);
+    gpu().adam_step(t(), lg.data(), int(k), h);
+  }
+  for (size_t i = 0; i < k; ++i) {
+    EXPECT_EQ(diff(g[i].p, c[i].p), 0.0) << "tensor " << i;
+    EXPECT_EQ(diff(g[i].m, c[i].m), 0.0) << "tensor " << i;
+    EXPECT_EQ(diff(g[i].v, c[i].v), 0.0) << "tensor " << i;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaBackendTest, ::testing::Values(DType::F64, DType::F32),

@@ -214,7 +214,7 @@ TEST(GradientPenalty, AugmentedLagrangianTermIsTheOfficialOne) {
   const Critic critic = [&](const Tensor& x) { return sum(square(x) * a * 0.5, {1, 2, 3}); };
   PenaltyConfig cfg;
   cfg.norm = GpNorm::L2, cfg.form = GpForm::SquaredDiff, cfg.augmented = true, cfg.rho = 0.3;
-  const PenaltyTerms t = gradient_penalty(critic, k.xt(), cfg, 20.0);
+  const PenaltyTerms t = gradient_penalty(critic, k.xt(), cfg, scalar(20.0, DType::F64));
   const double c = t.constraint.item();
   EXPECT_NEAR(t.loss.item(), -20 * c + 0.15 * c * c, 1e-12);
 }

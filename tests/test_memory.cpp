@@ -61,22 +61,25 @@ TEST(Memory, TenThousandDoubleBackwardStepsDoNotGrow) {
 // The same for the real thing: full training iterations (conv D and G, BatchNorm in train mode,
 // spectral norm with its in-place power iteration, penalty, Adam) of a tiny DCGAN16.
 TEST(Memory, TrainingIterationsDoNotGrow) {
-  trainer::TrainConfig c;
-  c.dataset = "folder";
-  c.input_folder = "unused";
-  c.image_size = 16, c.n_colors = 1, c.z_size = 4, c.G_h_size = 2, c.D_h_size = 2, c.batch_size = 4, c.n_samples = 2;
-  c.spectral = true;
-  auto ds = std::make_shared<data::Dataset>();
-  ds->name = "synthetic", ds->source = "test", ds->sample_shape = {1, 16, 16}, ds->count = 8;
-  ds->bytes.assign(8 * 256, 77);
-  trainer::Trainer t(c, ds);
-  for (int i = 0; i < 5; ++i) t.step();
-  // Graph nodes return exactly; tensors may differ by the prefetch thread's queued batches (depth 2).
-  const int64_t nodes = Node::live_count(), tensors = TensorImpl::live_count();
-  for (int i = 0; i < 300; ++i) {
-    t.step();
-    ASSERT_EQ(Node::live_count(), nodes) << "iteration " << i;
-    ASSERT_LE(std::abs(TensorImpl::live_count() - tensors), 2) << "iteration " << i;
+  for (const std::string graph : {"off", "on"}) {
+    trainer::TrainConfig c;
+    c.graph = graph;
+    c.dataset = "folder";
+    c.input_folder = "unused";
+    c.image_size = 16, c.n_colors = 1, c.z_size = 4, c.G_h_size = 2, c.D_h_size = 2, c.batch_size = 4, c.n_samples = 2;
+    c.spectral = true;
+    auto ds = std::make_shared<data::Dataset>();
+    ds->name = "synthetic", ds->source = "test", ds->sample_shape = {1, 16, 16}, ds->count = 8;
+    ds->bytes.assign(8 * 256, 77);
+    trainer::Trainer t(c, ds);
+    for (int i = 0; i < 5; ++i) t.step();
+    // Graph nodes return exactly; tensors may differ by the prefetch thread's queued batches (depth 2).
+    const int64_t nodes = Node::live_count(), tensors = TensorImpl::live_count();
+    for (int i = 0; i < 300; ++i) {
+      t.step();
+      ASSERT_EQ(Node::live_count(), nodes) << "iteration " << i << ", --graph " << graph;
+      ASSERT_LE(std::abs(TensorImpl::live_count() - tensors), 2) << "iteration " << i << ", --graph " << graph;
+    }
   }
 }
 

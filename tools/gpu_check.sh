@@ -7,17 +7,19 @@
 #   3. the whole test suite (the CUDA tests run instead of skipping);
 #   4. compute-sanitizer memcheck on a few training steps;
 #   5. the kernel microbenchmarks and the training-iteration benchmark;
-#   6. a short `mmgan train --device cuda` on Fashion-MNIST.
+#   6. the same iteration in PyTorch (eager, and captured by hand in a CUDA graph), with its FLOP
+#      count and the device's TF32 rate, and the side-by-side ratios (tools/bench_iteration_torch.py);
+#   7. a short `mmgan train --device cuda` on Fashion-MNIST.
 # Each step's output goes to $OUT (the device tool brings it back) or results/gpu/, with a
 # summary.txt of what passed. A failing step does not stop the later ones.
 #   device run, carry [".gpu-deps"]:   tools/gpu_check.sh
-# Environment: GPU_CHECK_STEPS (default "deps build test memcheck bench train"),
+# Environment: GPU_CHECK_STEPS (default "deps build test memcheck bench torch train"),
 # GPU_CHECK_TRAIN_ITERS (default 500).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-results/gpu}"
 mkdir -p "$out"
-steps="${GPU_CHECK_STEPS:-deps build test memcheck bench train}"
+steps="${GPU_CHECK_STEPS:-deps build test memcheck bench torch train}"
 summary="$out/summary.txt"
 : >"$summary"
 build=build-gpu
@@ -100,7 +102,46 @@ if has bench; then
   done
 fi
 
-# 6. A short training run on the GPU.
+# 6. PyTorch's iteration on the same GPU, and the ratios (issue 6's targets: mmgan >= 8x faster
+# than eager, >= 2x faster than PyTorch's CUDA graph, < 1 ms per iteration at batch 32 on an H100).
+if has torch; then
+  for b in 32 64; do
+    run_step "torch-eager-$b" python3 tools/bench_iteration_torch.py --device cuda --batch "$b" --iters 200 \
+      $([ "$b" = 32 ] && echo --flops)
+    run_step "torch-graph-$b" python3 tools/bench_iteration_torch.py --device cuda --graph --batch "$b" --iters 500
+  done
+  cat "$out"/torch-*.log | grep pytorch | tee -a "$summary"
+  python3 - "$out" <<'PY' | tee -a "$summary"
+import json, re, sys, glob, os
+out = sys.argv[1]
+try:
+    rows = json.load(open(os.path.join(out, "bench_train.json")))["benchmarks"]
+except Exception as e:
+    sys.exit(f"no bench_train.json: {e}")
+mm = {r["name"].split("/min_time")[0]: r["real_time"] / 1e3 for r in rows}  # ms -> s
+torch = {}
+for f in glob.glob(os.path.join(out, "torch-*.log")):
+    for line in open(f):
+        m = re.search(r"batch (\d+) (eager|cuda-graph): ([0-9.]+) s/iteration", line)
+        if m:
+            torch[(int(m.group(1)), m.group(2))] = float(m.group(3))
+        m = re.search(r"([0-9.]+) GFLOP/iteration; TF32 matmul ([0-9.]+) TFLOP/s", line)
+        if m:
+            gflop, tf32 = float(m.group(1)), float(m.group(2))
+for b in (32, 64):
+    g, e = mm.get(f"TrainIteration_cuda_graph/{b}"), mm.get(f"TrainIteration_cuda/{b}")
+    te, tg = torch.get((b, "eager")), torch.get((b, "cuda-graph"))
+    parts = [f"batch {b}: mmgan graph {g * 1e3:.3f} ms" if g else f"batch {b}: mmgan graph ?"]
+    if e: parts.append(f"mmgan eager {e * 1e3:.3f} ms")
+    if te and g: parts.append(f"pytorch eager {te * 1e3:.3f} ms ({te / g:.1f}x)")
+    if tg and g: parts.append(f"pytorch cuda-graph {tg * 1e3:.3f} ms ({tg / g:.1f}x)")
+    if b == 32 and g and "gflop" in dir():
+        parts.append(f"{gflop:.2f} GFLOP: {gflop / g / 1e3:.1f} TFLOP/s = {gflop / g / 1e3 / tf32 * 100:.1f} % of TF32 {tf32:.0f}")
+    print("; ".join(parts))
+PY
+fi
+
+# 7. A short training run on the GPU.
 if has train; then
   run_step train "$build/tools/mmgan" train --device cuda --n_iter "${GPU_CHECK_TRAIN_ITERS:-500}" \
     --input_folder .gpu-deps --output_folder "$out/runs" --print_every 250

@@ -113,6 +113,10 @@ void add_train_flags(CLI::App* c, TrainFlags& f) {
                 "reference statistics (mmgan fid-stats); default: computed from the training data at the start");
   c->add_option("--device", g.device, "cpu or cuda[:N]")->capture_default_str();
   c->add_option("--dtype", g.dtype, "float32 or float64")->capture_default_str();
+  c->add_option("--graph", g.graph,
+                "on: after the first iteration, capture one and replay it (a CUDA graph on the GPU); off: run each "
+                "iteration eagerly. Same numbers either way")
+      ->capture_default_str();
 }
 
 trainer::TrainConfig finish_train_flags(TrainFlags& f) {

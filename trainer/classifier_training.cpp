@@ -163,7 +163,7 @@ ClassifierResult train_classifier(const ClassifierConfig& cfg, const data::Label
       correct += losses::count_correct(logits.detach(), labels);
       opt.zero_grad();
       loss.backward();
-      opt.options().lr = cosine_lr(cfg.lr, r.steps, total);
+      opt.set_lr(cosine_lr(cfg.lr, r.steps, total));
       opt.step();
       ++r.steps;
     }

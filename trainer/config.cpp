@@ -65,6 +65,7 @@ void TrainConfig::resolve() {
   MMGAN_CHECK(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0,
               "--device must be cpu or cuda[:N], got '", device, "'");
   MMGAN_CHECK(dtype == "float32" || dtype == "float64", "--dtype must be float32 or float64, got '", dtype, "'");
+  MMGAN_CHECK(graph == "on" || graph == "off", "--graph must be on or off, got '", graph, "'");
   MMGAN_CHECK(fmnist_fit == "pad" || fmnist_fit == "resize", "--fmnist_fit must be pad or resize");
   MMGAN_CHECK(fmnist_fit != "pad" || dataset != "fashion-mnist" || image_size == 32,
               "--image_size ", image_size, " with Fashion-MNIST needs --fmnist_fit resize (padding gives 32x32)");
@@ -130,6 +131,7 @@ std::string to_json(const TrainConfig& c) {
   j["fid_stats"] = c.fid_stats;
   j["device"] = c.device;
   j["dtype"] = c.dtype;
+  j["graph"] = c.graph;
   return j.dump(2);
 }
 
@@ -205,6 +207,7 @@ TrainConfig config_from_json(const std::string& text, const std::string& source)
   get("fid_stats", c.fid_stats);
   get("device", c.device);
   get("dtype", c.dtype);
+  get("graph", c.graph);
   c.penalty.enabled = c.penalty_on();
   return c;
 }

@@ -61,11 +61,17 @@ struct TrainConfig {
   std::string fid_stats;
   std::string device = "cpu";
   std::string dtype = "float32";
+  // The fast path: after one eager iteration, capture the whole iteration once (engine/capture.h:
+  // a CUDA graph on the GPU, a recorded call list on the CPU) and replay it. "on" or "off"; the
+  // numbers are the same either way (tests/test_trainer.cpp).
+  std::string graph = "on";
 
   // The networks' configuration implied by these flags.
   nn::NetConfig net() const;
   // Whether the gradient penalty runs (flags and the loss together).
   bool penalty_on() const;
+  // Whether iterations are captured and replayed (--graph).
+  bool graph_on() const { return graph == "on"; }
   // Fills defaults that depend on other flags (colours of the data set, the slope of the
   // architecture) and checks every impossible combination, naming the flags at fault.
   void resolve();

@@ -187,12 +187,11 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
     std::snprintf(name, sizeof name, "iter_%06lld.png", static_cast<long long>(i));
     return (dir / "samples" / name).string();
   };
-  while (t.iteration() < c.n_iter) {
-    const int64_t i = t.iteration();
-    if (i % c.print_every == 0) t.save_samples(samples_path(i));
-    StepStats s;
+  // Iterations do not wait for the device; the NaN check reads its record before anything is
+  // logged or saved, so a diverged run never overwrites the last good checkpoint.
+  auto check_finite = [&] {
     try {
-      s = t.step();
+      t.check_finite();
     } catch (const Diverged& e) {
       std::string msg = e.what();
       msg += last_saved >= 0 ? "; the last good checkpoint is " + ckpt.string() + " (iteration " +
@@ -201,13 +200,24 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
       std::cout << (tty ? "\n" : "") << msg << std::endl;
       throw Diverged(msg);
     }
+  };
+  while (t.iteration() < c.n_iter) {
+    const int64_t i = t.iteration();
+    if (i % c.print_every == 0) {
+      check_finite();
+      t.save_samples(samples_path(i));
+    }
+    t.step();
     ++window_iters;
     const int64_t done = i + 1;
     nlohmann::json m;
     const bool log_now = done % c.log_every == 0 || done == c.n_iter;
     const bool margin_now = done % c.margin_every == 0;
     const bool fid_now = fid.due(done);
+    const bool save_now = done % c.save_every == 0 || done == c.n_iter;
+    if (log_now || margin_now || fid_now || save_now) check_finite();
     if (log_now || margin_now || fid_now) {
+      const StepStats s = t.stats();
       const auto now = clock::now();
       m["iter"] = i;
       m["loss_D"] = s.loss_D;
@@ -245,11 +255,12 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
       window = clock::now();
       window_iters = 0;
     }
-    if (done % c.save_every == 0 || done == c.n_iter) {
+    if (save_now) {
       t.save_checkpoint(ckpt.string());
       last_saved = done;
     }
   }
+  check_finite();
   t.save_samples(samples_path(t.iteration()));
   if (tty) std::cout << "\n";
   std::cout << "done: " << dir.string() << " (checkpoint, metrics.jsonl, samples/)" << std::endl;

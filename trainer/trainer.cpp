@@ -24,38 +24,33 @@ uint64_t noise_seed(int64_t seed) { return uint64_t(seed) ^ 0x9E3779B97F4A7C15ul
 uint64_t data_seed(int64_t seed) { return uint64_t(seed) ^ 0xD1B54A32D192ED03ull; }
 uint64_t fid_seed(int64_t seed) { return uint64_t(seed) ^ 0x94D049BB133111EBull; }
 
-double finite_or_throw(const Tensor& t, const char* what, int64_t iteration) {
-  const double v = t.item();
-  if (!std::isfinite(v))
-    throw Diverged("iteration " + std::to_string(iteration) + ": the " + what + " is " + (std::isnan(v) ? "NaN" : "infinite") +
-                   "; training stopped before the optimiser step");
-  return v;
-}
-
 void set_grads(const std::vector<Tensor>& params, const std::vector<Tensor>& grads) {
   for (size_t i = 0; i < params.size(); ++i) params[i].set_grad(grads[i].defined() ? grads[i].detach() : zeros_like(params[i]));
 }
 
 void add_optimizer(SafeTensors& st, const std::string& prefix, const nn::Module& m, Adam& opt) {
   const auto named = m.named_parameters();
+  const std::vector<int64_t> steps = opt.steps();
   for (size_t i = 0; i < named.size(); ++i) {
     st.add(prefix + named[i].first + ".exp_avg", opt.exp_avg()[i]);
     st.add(prefix + named[i].first + ".exp_avg_sq", opt.exp_avg_sq()[i]);
-    st.add(prefix + named[i].first + ".step", scalar(double(opt.steps()[i]), DType::F64), "I64");
+    st.add(prefix + named[i].first + ".step", scalar(double(steps[i]), DType::F64), "I64");
   }
 }
 
 void load_optimizer(const SafeTensors& st, const std::string& prefix, const nn::Module& m, Adam& opt,
                     const std::string& path) {
   const auto named = m.named_parameters();
+  std::vector<int64_t> steps(named.size());
   for (size_t i = 0; i < named.size(); ++i) {
     const std::string k = prefix + named[i].first;
     MMGAN_CHECK(st.contains(k + ".exp_avg") && st.contains(k + ".exp_avg_sq") && st.contains(k + ".step"), path,
                 ": checkpoint lacks the optimiser state of ", named[i].first);
     opt.exp_avg()[i].copy_(st.at(k + ".exp_avg"));
     opt.exp_avg_sq()[i].copy_(st.at(k + ".exp_avg_sq"));
-    opt.steps()[i] = int64_t(st.at(k + ".step").item());
+    steps[i] = int64_t(st.at(k + ".step").item());
   }
+  opt.set_steps(steps);
 }
 
 // Restores a module's buffers (BatchNorm running statistics, spectral-norm u and v) when it goes
@@ -107,33 +102,63 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
   optD_ = std::make_unique<Adam>(D_->parameters(), AdamOptions{cfg_.lr_D, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
   optG_ = std::make_unique<Adam>(G_->parameters(), AdamOptions{cfg_.lr_G, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
   z_test_ = randn({cfg_.n_samples, cfg_.z_size, 1, 1}, init, dtype_, device_);
-  lagrange_ = cfg_.penalty.lambda;
+
+  // The iteration's inputs and device-side state, made once: a captured iteration reads and
+  // writes these same tensors on every replay.
+  const int64_t batches = cfg_.Diters + (relativistic(cfg_.loss) && cfg_.resample ? cfg_.Giters : 0);
+  for (int64_t k = 0; k < batches; ++k)
+    real_in_.push_back(empty({cfg_.batch_size, cfg_.n_colors, cfg_.image_size, cfg_.image_size}, dtype_, device_));
+  rng_base_ = zeros({}, DType::F64, device_);
+  rng_.bind_base(rng_base_);
+  lagrange_ = scalar(cfg_.penalty.lambda, DType::F64, device_);
+  iter_dev_ = zeros({}, DType::F64, device_);
+  bad_iter_ = full({}, -1.0, DType::F64, device_);
+  bad_vals_ = zeros({3}, DType::F64, device_);
+  last_ = zeros({5}, DType::F64, device_);
 }
 
 Trainer::~Trainer() = default;
 
-Tensor Trainer::next_real() { return real_->next().to(device_).to(dtype_); }
+void Trainer::stage_inputs() {
+  for (Tensor& x : real_in_) x.copy_(real_->next().to(dtype_));
+}
 
 Tensor Trainer::noise(int64_t n) { return randn({n, cfg_.z_size, 1, 1}, rng_, dtype_, device_); }
 
 Tensor Trainer::critic(const Tensor& x) { return (*D_)(x); }
 
-StepStats Trainer::step(SafeTensors* capture) {
+void Trainer::step(SafeTensors* dump) {
+  MMGAN_CHECK(!dump || (cfg_.Diters == 1 && cfg_.Giters == 1),
+              "step-dump records one D and one G step: use --Diters 1 --Giters 1");
+  stage_inputs();
+  if (dump || !cfg_.graph_on()) {
+    compute(dump);
+  } else if (captured_) {
+    captured_->replay();
+  } else if (!warmed_) {
+    compute(nullptr);  // the first iteration runs eagerly: cuDNN picks its algorithms, Adam its state
+    warmed_ = true;
+  } else {
+    captured_ = std::make_unique<CapturedStep>(device_, [this] { compute(nullptr); });
+    captured_->replay();
+  }
+  ++iteration_;
+}
+
+void Trainer::compute(SafeTensors* dump) {
   using namespace losses;
-  StepStats s;
   const int64_t B = cfg_.batch_size;
-  const int64_t it = iteration_;
-  if (capture) {
-    MMGAN_CHECK(cfg_.Diters == 1 && cfg_.Giters == 1, "step-dump records one D and one G step: use --Diters 1 --Giters 1");
-    capture->add_all(G_->state_dict(), "G.");
-    capture->add_all(D_->state_dict(), "D.");
+  if (dump) {
+    dump->add_all(G_->state_dict(), "G.");
+    dump->add_all(D_->state_dict(), "D.");
   }
   const std::vector<Tensor> d_params = D_->parameters(), g_params = G_->parameters();
-
-  Tensor x_real, z_d;
+  rng_.set_state(rng_.seed(), 0);  // this iteration's draws, relative to the position in rng_base_
+  size_t batch = 0;
+  Tensor x_real, z_d, loss_D, loss_G, constraint, grad_norm;
   for (int64_t t = 0; t < cfg_.Diters; ++t) {
     optD_->zero_grad();
-    x_real = next_real();
+    x_real = real_in_[batch++];
     const Tensor c_real = critic(x_real);
     const Tensor z = noise(B);
     z_d = z;
@@ -152,41 +177,38 @@ StepStats Trainer::step(SafeTensors* capture) {
       const Tensor xhat = penalty_points(x_real, x_fake, u, cfg_.penalty.where);
       pen = gradient_penalty([this](const Tensor& x) { return critic(x); }, xhat, cfg_.penalty, lagrange_);
       total = total + pen.loss;
+      constraint = pen.constraint.detach();
+      grad_norm = pen.grad_norm;
     }
-    s.loss_D = finite_or_throw(errD, "D loss", it);
-    if (pen.loss.defined()) {
-      s.penalty = finite_or_throw(pen.constraint, "gradient penalty", it);
-      const std::vector<double> n = pen.grad_norm.to_vector();
-      double sum = 0, mx = 0;
-      for (double v : n) sum += v, mx = std::max(mx, v);
-      s.grad_norm_mean = sum / double(n.size());
-      s.grad_norm_max = mx;
-    }
+    loss_D = errD.detach();
     const std::vector<Tensor> gD = grad({total}, d_params, {}, GradOptions{false, -1, true});
     set_grads(d_params, gD);
-    if (capture) {
-      capture->add("x_real", x_real);
-      capture->add("z_D", z);
-      if (u.defined()) capture->add("u", u);
-      capture->add("loss_D", errD.detach());
+    if (dump) {
+      dump->add("x_real", x_real.clone());
+      dump->add("z_D", z);
+      if (u.defined()) dump->add("u", u);
+      dump->add("loss_D", errD.detach());
       if (pen.loss.defined()) {
-        capture->add("penalty", pen.constraint.detach());
-        capture->add("penalty_term", pen.loss.detach());
+        dump->add("penalty", pen.constraint.detach());
+        dump->add("penalty_term", pen.loss.detach());
       }
       const auto named = D_->named_parameters();
-      for (size_t i = 0; i < named.size(); ++i) capture->add("grad.D." + named[i].first, gD[i].defined() ? gD[i] : zeros_like(named[i].second));
+      for (size_t i = 0; i < named.size(); ++i) dump->add("grad.D." + named[i].first, gD[i].defined() ? gD[i] : zeros_like(named[i].second));
     }
     optD_->step();
-    if (cfg_.penalty.enabled && cfg_.penalty.augmented) lagrange_ -= cfg_.penalty.rho * s.penalty;
+    if (cfg_.penalty.enabled && cfg_.penalty.augmented) {
+      NoGradGuard ng;
+      lagrange_.copy_(lagrange_ - constraint.to(DType::F64) * cfg_.penalty.rho);
+    }
   }
-  if (capture) capture->add_all(D_->state_dict(), "D_after.");
+  if (dump) dump->add_all(D_->state_dict(), "D_after.");
 
   for (int64_t t = 0; t < cfg_.Giters; ++t) {
     optG_->zero_grad();
     Tensor x_real_g = x_real;
     // Without resampling the official code reuses the D step's z (and real batch).
     const Tensor z = cfg_.resample ? noise(B) : z_d;
-    if (relativistic(cfg_.loss) && cfg_.resample) x_real_g = next_real();
+    if (relativistic(cfg_.loss) && cfg_.resample) x_real_g = real_in_[batch++];
     const Tensor fake = (*G_)(z);
     const Tensor c_fake = critic(fake);
     Tensor c_real;
@@ -195,23 +217,56 @@ StepStats Trainer::step(SafeTensors* capture) {
       c_real = critic(x_real_g);
     }
     const Tensor errG = g_loss(cfg_.loss, c_real, c_fake);
-    s.loss_G = finite_or_throw(errG, "G loss", it);
+    loss_G = errG.detach();
     const std::vector<Tensor> gG = grad({errG}, g_params, {}, GradOptions{false, -1, true});
     set_grads(g_params, gG);
-    if (capture) {
-      capture->add("z_G", z);
-      if (relativistic(cfg_.loss)) capture->add("x_real_G", x_real_g);
-      capture->add("loss_G", errG.detach());
+    if (dump) {
+      dump->add("z_G", z);
+      if (relativistic(cfg_.loss)) dump->add("x_real_G", x_real_g.clone());
+      dump->add("loss_G", errG.detach());
       const auto named = G_->named_parameters();
-      for (size_t i = 0; i < named.size(); ++i) capture->add("grad.G." + named[i].first, gG[i]);
+      for (size_t i = 0; i < named.size(); ++i) dump->add("grad.G." + named[i].first, gG[i]);
     }
     optG_->step();
   }
+
+  NoGradGuard ng;
   // ExponentialLR(gamma = 1 - decay), stepped once per iteration as the official code does.
-  optD_->options().lr *= 1 - cfg_.decay;
-  optG_->options().lr *= 1 - cfg_.decay;
-  ++iteration_;
-  return s;
+  if (cfg_.decay != 0) {
+    optD_->scale_lr(1 - cfg_.decay);
+    optG_->scale_lr(1 - cfg_.decay);
+  }
+  rng_base_.copy_(rng_base_ + double(rng_.offset()));
+
+  // Metrics, and the first non-finite loss: kept on the device until someone asks.
+  const auto f64 = [](const Tensor& t) { return t.reshape({1}).to(DType::F64); };
+  const Tensor none = zeros({1}, DType::F64, device_);
+  const Tensor pen = constraint.defined() ? f64(constraint) : none;
+  const Tensor d = f64(loss_D), g = f64(loss_G);
+  last_.copy_(concat({d, g, pen, grad_norm.defined() ? f64(mean(grad_norm)) : none,
+                      grad_norm.defined() ? f64(amax(grad_norm)) : none},
+                     0));
+  const Tensor vals = concat({d, pen, g}, 0);
+  const Tensor fresh = rsub(1.0, lt(abs(sum(vals)), INFINITY)) * lt(bad_iter_, 0.0);  // 1: first non-finite
+  bad_iter_.copy_(where(fresh, iter_dev_, bad_iter_));
+  bad_vals_.copy_(where(fresh.expand({3}), vals, bad_vals_));
+  iter_dev_.copy_(iter_dev_ + 1.0);
+}
+
+StepStats Trainer::stats() const {
+  const std::vector<double> v = last_.to_vector();
+  return StepStats{v[0], v[1], v[2], v[3], v[4]};
+}
+
+void Trainer::check_finite() const {
+  const double at = bad_iter_.item();
+  if (at < 0) return;
+  const std::vector<double> v = bad_vals_.to_vector();
+  const char* names[3] = {"D loss", "gradient penalty", "G loss"};
+  size_t k = 0;
+  while (k < 2 && std::isfinite(v[k])) ++k;
+  throw Diverged("iteration " + std::to_string(int64_t(at)) + ": the " + names[k] + " is " +
+                 (std::isnan(v[k]) ? "NaN" : "infinite") + "; training stopped");
 }
 
 std::pair<double, double> Trainer::margins() {
@@ -263,11 +318,11 @@ SafeTensors Trainer::checkpoint() const {
   st.metadata["config"] = to_json(cfg_);
   st.metadata["iteration"] = std::to_string(iteration_);
   st.metadata["rng_seed"] = std::to_string(rng_.seed());
-  st.metadata["rng_offset"] = std::to_string(rng_.offset());
+  st.metadata["rng_offset"] = std::to_string(uint64_t(rng_base_.item()));
   st.metadata["data_position"] = std::to_string(real_->position());
-  st.metadata["lr_D"] = exact_text(optD_->options().lr);
-  st.metadata["lr_G"] = exact_text(optG_->options().lr);
-  st.metadata["lagrange"] = exact_text(lagrange_);
+  st.metadata["lr_D"] = exact_text(optD_->lr());
+  st.metadata["lr_G"] = exact_text(optG_->lr());
+  st.metadata["lagrange"] = exact_text(lagrange_.item());
   return st;
 }
 
@@ -283,11 +338,17 @@ void Trainer::load_checkpoint(const std::string& path) {
   load_optimizer(st, "optD.", *D_, *optD_, path);
   z_test_.copy_(st.at("z_test"));
   iteration_ = std::stoll(meta(st, "iteration", path));
-  rng_.set_state(std::stoull(meta(st, "rng_seed", path)), std::stoull(meta(st, "rng_offset", path)));
+  rng_.set_state(std::stoull(meta(st, "rng_seed", path)), 0);
+  rng_base_.fill_(double(std::stoull(meta(st, "rng_offset", path))));
   real_->seek(std::stoull(meta(st, "data_position", path)));
-  optD_->options().lr = std::stod(meta(st, "lr_D", path));
-  optG_->options().lr = std::stod(meta(st, "lr_G", path));
-  lagrange_ = std::stod(meta(st, "lagrange", path));
+  optD_->set_lr(std::stod(meta(st, "lr_D", path)));
+  optG_->set_lr(std::stod(meta(st, "lr_G", path)));
+  lagrange_.fill_(std::stod(meta(st, "lagrange", path)));
+  iter_dev_.fill_(double(iteration_));
+  bad_iter_.fill_(-1.0);
+  // Everything above was written in place, so a captured iteration would still be valid; it is
+  // dropped anyway, so that loading never depends on that.
+  captured_.reset();
 }
 
 }  // namespace mmgan::trainer

@@ -8,6 +8,11 @@
 // Random draws come from one counter-based Generator (z for D, u, z for G, in that order) and real
 // batches from a counter-based sampler, so a checkpoint (networks, Adam moments, generator state,
 // batch position, lr, Lagrange multiplier) resumes bit-identically.
+// An iteration never waits for the device: the real batches are staged into fixed input tensors
+// first, then the computation keeps every value on the device (the generator's position, Adam's
+// rate and step counts, the multiplier, the losses and a record of the first non-finite one), so
+// it can be captured once and replayed (--graph; engine/capture.h), with the same numbers as the
+// eager path. Metrics and the NaN check are read only when the caller asks (stats(), check_finite()).
 // Checked by tests/test_trainer.cpp (resume bit-identity, NaN stop, bad flags) and, through
 // `mmgan step-dump`, by tests/test_step_parity.cpp against PyTorch.
 #pragma once
@@ -19,6 +24,7 @@
 #include "config.h"
 #include "data/dataset.h"
 #include "data/sampler.h"
+#include "engine/capture.h"
 #include "engine/error.h"
 #include "engine/optim/adam.h"
 #include "engine/random.h"
@@ -29,14 +35,14 @@
 
 namespace mmgan::trainer {
 
-// What one iteration produced (the last D and G step of it).
+// What the last iteration produced (the last D and G step of it), read from the device.
 struct StepStats {
   double loss_D = 0, loss_G = 0;
   double penalty = 0;  // the reduced constraint (before lambda)
   double grad_norm_mean = 0, grad_norm_max = 0;  // penalised norm at xhat (0 without a penalty)
 };
 
-// Thrown when a loss becomes NaN or infinite; the message names the iteration.
+// Thrown by check_finite() when a loss became NaN or infinite; the message names the iteration.
 struct Diverged : Error {
   using Error::Error;
 };
@@ -47,9 +53,17 @@ class Trainer {
   explicit Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset = nullptr);
   ~Trainer();
 
-  // One iteration; with capture, also records its inputs, the parameters before it, the losses
-  // and every parameter gradient under the official key names (what `mmgan step-dump` writes).
-  StepStats step(SafeTensors* capture = nullptr);
+  // One iteration, queued on the device without waiting for it. With dump, eagerly, also records
+  // its inputs, the parameters before it, the losses and every parameter gradient under the
+  // official key names (what `mmgan step-dump` writes).
+  void step(SafeTensors* dump = nullptr);
+  // The last iteration's metrics (waits for the device).
+  StepStats stats() const;
+  // Throws Diverged if a loss of any iteration so far was NaN or infinite, naming the first such
+  // iteration and loss (waits for the device). Call before saving anything.
+  void check_finite() const;
+  // Whether iterations are being replayed from a capture (--graph, after the first iteration).
+  bool replaying() const { return captured_ != nullptr; }
 
   // Mean pseudo-margins y C(x) / ||grad C(x)||_q at a real and a fake batch (Section 3.1.2).
   // Computed in train mode with D's buffers restored afterwards, so it never changes the run.
@@ -74,7 +88,8 @@ class Trainer {
   const data::Dataset& dataset() const { return *data_; }
 
  private:
-  Tensor next_real();
+  void stage_inputs();  // the next real batches into real_in_ (host work, before the computation)
+  void compute(SafeTensors* dump);  // the iteration itself: device work only
   Tensor noise(int64_t n);
   Tensor critic(const Tensor& x);
 
@@ -85,9 +100,17 @@ class Trainer {
   std::unique_ptr<data::Prefetcher> real_;
   std::shared_ptr<nn::Module> G_, D_;
   std::unique_ptr<Adam> optD_, optG_;
-  Generator rng_;
+  Generator rng_;  // draws relative to rng_base_, which holds the stream position on the device
+  Tensor rng_base_;
   Tensor z_test_;
-  double lagrange_;  // the augmented Lagrangian's multiplier (starts at lambda, as the official code)
+  Tensor lagrange_;  // float64 scalar: the augmented Lagrangian's multiplier (starts at lambda, as the official code)
+  std::vector<Tensor> real_in_;  // the iteration's real batches (D steps, then relativistic G steps)
+  Tensor iter_dev_;   // float64 scalar: the iteration count, on the device
+  Tensor bad_iter_;   // float64 scalar: the first iteration with a non-finite loss, or -1
+  Tensor bad_vals_;   // float64 [3]: its D loss, penalty and G loss
+  Tensor last_;       // float64 [5]: the last iteration's loss_D, loss_G, penalty, grad norm mean and max
+  std::unique_ptr<CapturedStep> captured_;
+  bool warmed_ = false;  // an iteration ran eagerly in this process (so a capture may follow)
   int64_t iteration_ = 0;
 };
 

@@ -5,8 +5,10 @@
 #pragma once
 #include <cstdint>
 
+#include "../adam_math.h"
 #include "../conv_geom.h"
 #include "../op_codes.h"
+#include "../philox.h"
 #include "../pool_geom.h"
 #include "../tensor_view.h"
 
@@ -47,16 +49,15 @@ void avg_pool2d_adjoint(const PoolGeom& g, const View& gy, const View& gx);
 // Bilinear resize (align_corners=False) and its adjoint.
 void resize_bilinear(const ResizeGeom& g, const View& x, const View& y);
 void resize_bilinear_adjoint(const ResizeGeom& g, const View& gy, const View& gx);
-// Philox draws (see philox.h for the stream layout). dst contiguous.
-void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi);
-void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std);
+// Philox draws (see philox.h for the stream layout and the key). dst contiguous.
+void fill_uniform(const View& dst, const PhiloxKey& key, double lo, double hi);
+void fill_normal(const View& dst, const PhiloxKey& key, double mean, double std);
 
-// One step of torch.optim.Adam (single-tensor path of PyTorch 1.13), in place on p, m, v:
+// One step of torch.optim.Adam (single-tensor path of PyTorch 1.13) for each of `count` tensors,
+// in place on p, m, v (adam_math.h: lr and each tensor's step t are read from memory):
 //   g' = g + wd p;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g' g'
 //   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-// All contiguous with n elements; the operation order matches PyTorch's so float32 agrees bitwise
-// up to libm differences.
-void adam_step(DType t, void* p, const void* g, void* m, void* v, int64_t n, double lr, double beta1,
-               double beta2, double eps, double weight_decay, int64_t step);
+// The operation order matches PyTorch's so float32 agrees bitwise up to the bias corrections' pow.
+void adam_step(DType t, const AdamTensor* tensors, int count, const AdamHyper& h);
 
 }  // namespace mmgan::kernels::cpu

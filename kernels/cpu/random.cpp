@@ -38,14 +38,16 @@ void fill_normal_t(T* p, int64_t n, uint64_t seed, uint64_t offset, double mean,
 
 }  // namespace
 
-void fill_uniform(const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) {
-  if (dst.dtype == DType::F32) fill_uniform_t(dst.ptr<float>(), dst.numel(), seed, offset, lo, hi);
-  else fill_uniform_t(dst.ptr<double>(), dst.numel(), seed, offset, lo, hi);
+void fill_uniform(const View& dst, const PhiloxKey& key, double lo, double hi) {
+  const uint64_t offset = philox_start(key);
+  if (dst.dtype == DType::F32) fill_uniform_t(dst.ptr<float>(), dst.numel(), key.seed, offset, lo, hi);
+  else fill_uniform_t(dst.ptr<double>(), dst.numel(), key.seed, offset, lo, hi);
 }
 
-void fill_normal(const View& dst, uint64_t seed, uint64_t offset, double mean, double std) {
-  if (dst.dtype == DType::F32) fill_normal_t(dst.ptr<float>(), dst.numel(), seed, offset, mean, std);
-  else fill_normal_t(dst.ptr<double>(), dst.numel(), seed, offset, mean, std);
+void fill_normal(const View& dst, const PhiloxKey& key, double mean, double std) {
+  const uint64_t offset = philox_start(key);
+  if (dst.dtype == DType::F32) fill_normal_t(dst.ptr<float>(), dst.numel(), key.seed, offset, mean, std);
+  else fill_normal_t(dst.ptr<double>(), dst.numel(), key.seed, offset, mean, std);
 }
 
 }  // namespace mmgan::kernels::cpu

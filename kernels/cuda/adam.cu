@@ -1,15 +1,18 @@
-// Adam on CUDA, one parameter tensor per call, in place on p, m, v: kernels/cpu/adam.cpp's
+// Multi-tensor Adam on CUDA: one launch updates up to kAdamChunk parameter tensors in place
+// (blockIdx.y picks the tensor, a grid-stride loop covers it), with kernels/cpu/adam.cpp's
 // torch.optim.Adam single-tensor step (PyTorch 1.13, amsgrad off, maximize off) operation for
-// operation. The bias corrections are computed on the host in double and cast to T exactly as the
-// CPU does; the per-element update runs in T with every operation rounded on its own (the _rn
-// intrinsics: no FMA contraction, IEEE division and square root), so float32 and float64 results
-// equal the CPU's bit for bit. Checked against the CPU backend by tests/test_cuda_backend.cpp;
-// timed in tools/bench_kernels.cu.
+// operation. The step's scalars come from adam_math.h, computed by each thread from the learning
+// rate and step count in device memory (so a captured step replays with the current values); the
+// per-element update runs in T with every operation rounded on its own (the _rn intrinsics: no FMA
+// contraction, IEEE division and square root), so float32 and float64 results equal the CPU's bit
+// for bit. Checked against the CPU backend by tests/test_cuda_backend.cpp; timed in
+// tools/bench_kernels.cu (all of DCGAN32's D parameters in one call).
 #include <cuda_runtime.h>
 
 #include <cmath>
 #include <cstdint>
 
+#include "../adam_math.h"
 #include "check.h"
 #include "launch.h"
 #include "cuda_kernels.h"
@@ -26,11 +29,6 @@ __device__ __forceinline__ double div_rn(double a, double b) { return __ddiv_rn(
 __device__ __forceinline__ float sqrt_rn(float a) { return __fsqrt_rn(a); }
 __device__ __forceinline__ double sqrt_rn(double a) { return __dsqrt_rn(a); }
 
-template <class T>
-struct AdamScalars {  // the CPU's T-valued constants, computed on the host
-  T b1, b2, one_m_b1, one_m_b2, neg_step_size, bc2_sqrt, eps, wd;
-  bool has_wd;
-};
 
 template <class T, int V>
 struct alignas(sizeof(T) * V) Vec {
@@ -49,14 +47,24 @@ __device__ __forceinline__ void adam_elem(T& p, T g, T& m, T& v, const AdamScala
   p = add_rn(p, mul_rn(c.neg_step_size, div_rn(m, denom)));
 }
 
-// VEC elements per 16-byte access when all four pointers are aligned (host-checked), then a
-// scalar tail; VEC == 1 is the plain kernel.
+constexpr int kAdamChunk = 24;  // tensors per launch (the kernel's parameter block stays ~1.3 KB)
+
+struct AdamLaunch {
+  AdamTensor t[kAdamChunk];
+  bool aligned[kAdamChunk];  // all four pointers 16-byte aligned: vector loads
+  AdamHyper h;
+};
+
 template <class T, int VEC>
-__global__ void __launch_bounds__(kThreads)
-    adam_kernel(T* p, const T* g, T* m, T* v, int64_t n, AdamScalars<T> c) {
+__device__ __forceinline__ void adam_tensor(const AdamTensor& a, bool aligned, const AdamScalars<T>& c) {
+  T* p = static_cast<T*>(a.p);
+  const T* g = static_cast<const T*>(a.g);
+  T* m = static_cast<T*>(a.m);
+  T* v = static_cast<T*>(a.v);
+  const int64_t n = a.n;
   const int64_t tid = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
-  const int64_t nvec = n / VEC;
+  const int64_t nvec = aligned ? n / VEC : 0;
   for (int64_t j = tid; j < nvec; j += stride) {
     Vec<T, VEC> pv = reinterpret_cast<const Vec<T, VEC>*>(p)[j];
     const Vec<T, VEC> gv = reinterpret_cast<const Vec<T, VEC>*>(g)[j];
@@ -68,55 +76,50 @@ __global__ void __launch_bounds__(kThreads)
     reinterpret_cast<Vec<T, VEC>*>(m)[j] = mv;
     reinterpret_cast<Vec<T, VEC>*>(v)[j] = vv;
   }
-  if (VEC > 1) {
-    for (int64_t i = nvec * VEC + tid; i < n; i += stride) {
-      T pi = p[i], mi = m[i], vi = v[i];
-      adam_elem(pi, g[i], mi, vi, c);
-      p[i] = pi;
-      m[i] = mi;
-      v[i] = vi;
-    }
+  for (int64_t i = nvec * VEC + tid; i < n; i += stride) {
+    T pi = p[i], mi = m[i], vi = v[i];
+    adam_elem(pi, g[i], mi, vi, c);
+    p[i] = pi;
+    m[i] = mi;
+    v[i] = vi;
   }
 }
 
 template <class T>
-void adam_t(cudaStream_t s, T* p, const T* g, T* m, T* v, int64_t n, double lr, double beta1, double beta2,
-            double eps, double wd, int64_t step) {
-  if (n <= 0) return;
-  // As the CPU (and PyTorch, in Python doubles): bias corrections in double, then cast to T.
-  const double bc1 = 1.0 - std::pow(beta1, double(step));
-  const double bc2 = 1.0 - std::pow(beta2, double(step));
-  AdamScalars<T> c;
-  c.b1 = T(beta1);
-  c.b2 = T(beta2);
-  c.one_m_b1 = T(1.0 - beta1);
-  c.one_m_b2 = T(1.0 - beta2);
-  c.neg_step_size = -T(lr / bc1);
-  c.bc2_sqrt = T(std::sqrt(bc2));
-  c.eps = T(eps);
-  c.wd = T(wd);
-  c.has_wd = wd != 0;
+__global__ void __launch_bounds__(kThreads) adam_kernel(AdamLaunch L) {
+  const int k = blockIdx.y;
+  const AdamTensor& a = L.t[k];
+  const AdamScalars<T> c = adam_scalars<T>(L.h, *L.h.lr, *a.step);
+  adam_tensor<T, int(16 / sizeof(T))>(a, L.aligned[k], c);
+}
+
+template <class T>
+void adam_t(cudaStream_t s, const AdamTensor* tensors, int count, const AdamHyper& h) {
   constexpr int kVec = int(16 / sizeof(T));
-  const uintptr_t align = sizeof(T) * kVec;
-  const bool aligned = reinterpret_cast<uintptr_t>(p) % align == 0 && reinterpret_cast<uintptr_t>(g) % align == 0 &&
-                       reinterpret_cast<uintptr_t>(m) % align == 0 && reinterpret_cast<uintptr_t>(v) % align == 0;
-  if (aligned && n >= kVec)
-    adam_kernel<T, kVec><<<blocks_for((n + kVec - 1) / kVec), kThreads, 0, s>>>(p, g, m, v, n, c);
-  else
-    adam_kernel<T, 1><<<blocks_for(n), kThreads, 0, s>>>(p, g, m, v, n, c);
-  MMGAN_CUDA_CHECK_LAUNCH();
+  for (int first = 0; first < count; first += kAdamChunk) {
+    const int n = count - first < kAdamChunk ? count - first : kAdamChunk;
+    AdamLaunch L{};
+    L.h = h;
+    int64_t largest = 0;
+    for (int k = 0; k < n; ++k) {
+      const AdamTensor& a = tensors[first + k];
+      L.t[k] = a;
+      const auto al = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
+      L.aligned[k] = al(a.p) && al(a.g) && al(a.m) && al(a.v);
+      largest = a.n > largest ? a.n : largest;
+    }
+    if (largest == 0) continue;
+    const dim3 grid(unsigned(blocks_for((largest + kVec - 1) / kVec)), unsigned(n));
+    adam_kernel<T><<<grid, kThreads, 0, s>>>(L);
+    MMGAN_CUDA_CHECK_LAUNCH();
+  }
 }
 
 }  // namespace
 
-void adam_step(cudaStream_t s, DType t, void* p, const void* g, void* m, void* v, int64_t n, double lr,
-               double beta1, double beta2, double eps, double weight_decay, int64_t step) {
-  if (t == DType::F32)
-    adam_t(s, static_cast<float*>(p), static_cast<const float*>(g), static_cast<float*>(m), static_cast<float*>(v),
-           n, lr, beta1, beta2, eps, weight_decay, step);
-  else
-    adam_t(s, static_cast<double*>(p), static_cast<const double*>(g), static_cast<double*>(m),
-           static_cast<double*>(v), n, lr, beta1, beta2, eps, weight_decay, step);
+void adam_step(cudaStream_t s, DType t, const AdamTensor* tensors, int count, const AdamHyper& h) {
+  if (t == DType::F32) adam_t<float>(s, tensors, count, h);
+  else adam_t<double>(s, tensors, count, h);
 }
 
 }  // namespace mmgan::kernels::cuda

@@ -39,6 +39,9 @@ DeviceGuard::~DeviceGuard() {
 void* CachingAllocator::allocate(std::size_t nbytes) {
   const std::size_t size = round_size(nbytes);
   std::lock_guard<std::mutex> lock(mu_);
+  const bool pooled = pools_.capturing();
+  if (pooled)
+    if (void* p = pools_.take(size)) return p;  // counted as in use since the pool took it
   // Smallest cached block that fits, unless it would waste more than half of itself.
   auto it = free_.lower_bound(size);
   if (it != free_.end() && it->first <= 2 * size) {
@@ -48,12 +51,13 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
     free_.erase(it);
     ++stats_.hits;
     stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
+    if (pooled) pools_.adopt(p, sizes_.at(p));
     return p;
   }
   DeviceGuard guard(device_);
   void* p = nullptr;
   cudaError_t err = cudaMalloc(&p, size);
-  if (err == cudaErrorMemoryAllocation) {
+  if (err == cudaErrorMemoryAllocation && !pooled) {
     (void)cudaGetLastError();
     for (auto& [s, q] : free_) {
       MMGAN_CUDA_CHECK(cudaFree(q));
@@ -73,6 +77,7 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
   ++stats_.mallocs;
   stats_.in_use += size;
   stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
+  if (pooled) pools_.adopt(p, size);
   return p;
 }
 
@@ -81,6 +86,7 @@ void CachingAllocator::deallocate(void* p) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sizes_.find(p);
   if (it == sizes_.end()) throw_cuda_error(__FILE__, __LINE__, "deallocate", "pointer not from this allocator");
+  if (pools_.give_back(p, it->second)) return;  // a graph may still write it: stays in use
   free_.emplace(it->second, p);
   stats_.in_use -= it->second;
   stats_.cached += it->second;
@@ -99,6 +105,26 @@ void CachingAllocator::release_cache() {
   stats_.cached = 0;
 }
 
+int CachingAllocator::begin_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pools_.open();
+}
+
+void CachingAllocator::end_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  pools_.close();
+}
+
+void CachingAllocator::release_pool(int id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Work queued before this point runs first on the one stream, so the blocks can be reused at once.
+  for (const auto& [p, size] : pools_.release(id)) {
+    free_.emplace(size, p);
+    stats_.in_use -= size;
+    stats_.cached += size;
+  }
+}
+
 CachingAllocator::Stats CachingAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
@@ -109,6 +135,10 @@ Context::Context(int device) : device_(device), allocator_(device) {
   MMGAN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   MMGAN_CUBLAS_CHECK(cublasCreate(&cublas_));
   MMGAN_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  // A workspace of its own, so cuBLAS never allocates inside a captured graph (as NVIDIA advises
+  // for graph capture; 32 MiB is its recommendation for Hopper).
+  MMGAN_CUDA_CHECK(cudaMalloc(&cublas_workspace_, kCublasWorkspace));
+  MMGAN_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspace));
   MMGAN_CUDNN_CHECK(cudnnCreate(&cudnn_));
   MMGAN_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
 }

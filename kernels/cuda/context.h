@@ -13,6 +13,8 @@
 #include <map>
 #include <mutex>
 
+#include "../capture_pools.h"
+
 namespace mmgan::kernels::cuda {
 
 // Process-wide numerics switches. conv_tf32: cuDNN convolutions may use TF32 tensor cores
@@ -42,7 +44,9 @@ class DeviceGuard {
 // free lists by size when released; a request takes the smallest cached block that fits
 // without wasting more than half of it. All work runs on the context's one stream, so a block
 // released by one kernel can be handed to the next without synchronisation. When cudaMalloc
-// fails, the cache is returned to the driver and the allocation retried once.
+// fails, the cache is returned to the driver and the allocation retried once (not while a graph
+// is being captured: cudaFree is not allowed then). While the calling thread captures a graph,
+// its blocks come from the graph's private pool (kernels/capture_pools.h).
 class CachingAllocator {
  public:
   explicit CachingAllocator(int device) : device_(device) {}
@@ -51,6 +55,9 @@ class CachingAllocator {
   void* allocate(std::size_t nbytes);
   void deallocate(void* p);
   void release_cache();  // cudaFree every cached (unused) block
+  int begin_pool();      // the calling thread's allocations go to a new private pool
+  void end_pool();       // ... until this
+  void release_pool(int id);  // the graph that used pool `id` is gone: its blocks return to the cache
   struct Stats {
     std::size_t in_use = 0, cached = 0, peak_in_use = 0;
     int64_t mallocs = 0, hits = 0;
@@ -62,6 +69,7 @@ class CachingAllocator {
   mutable std::mutex mu_;
   std::multimap<std::size_t, void*> free_;  // rounded size -> block
   std::map<void*, std::size_t> sizes_;      // every live or cached block -> rounded size
+  CapturePools pools_;
   Stats stats_;
 };
 
@@ -83,6 +91,8 @@ class Context {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
+  static constexpr std::size_t kCublasWorkspace = std::size_t(32) << 20;
+  void* cublas_workspace_ = nullptr;
   CachingAllocator allocator_;
 };
 

@@ -8,8 +8,10 @@
 
 #include <cstdint>
 
+#include "../adam_math.h"
 #include "../conv_geom.h"
 #include "../op_codes.h"
+#include "../philox.h"
 #include "../pool_geom.h"
 #include "../tensor_view.h"
 #include "context.h"
@@ -27,13 +29,13 @@ void fill(cudaStream_t s, const View& dst, double value);
 void reduce(cudaStream_t s, ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out);
 void row_reduce(cudaStream_t s, RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out);
 
-// Philox fills (random.cu): bit-identical streams to the CPU's for the same (seed, offset).
-void fill_uniform(cudaStream_t s, const View& dst, uint64_t seed, uint64_t offset, double lo, double hi);
-void fill_normal(cudaStream_t s, const View& dst, uint64_t seed, uint64_t offset, double mean, double std);
+// Philox fills (random.cu): bit-identical streams to the CPU's for the same key (a key's base is
+// a device pointer here).
+void fill_uniform(cudaStream_t s, const View& dst, const PhiloxKey& key, double lo, double hi);
+void fill_normal(cudaStream_t s, const View& dst, const PhiloxKey& key, double mean, double std);
 
-// Adam (adam.cu), the CPU's operation order.
-void adam_step(cudaStream_t s, DType t, void* p, const void* g, void* m, void* v, int64_t n, double lr,
-               double beta1, double beta2, double eps, double weight_decay, int64_t step);
+// Multi-tensor Adam (adam.cu), the CPU's operation order; lr and steps are device pointers.
+void adam_step(cudaStream_t s, DType t, const AdamTensor* tensors, int count, const AdamHyper& h);
 
 // cuBLAS (gemm.cu): row-major C = alpha op(A) op(B) + beta C, as cpu::gemm.
 void gemm(Context& ctx, DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,

@@ -1,5 +1,5 @@
 // Philox random fills on CUDA, the stream of kernels/cpu/random.cpp: element i of a draw depends
-// only on (seed, offset, i) through the same philox.h functions, so uniform fills are bit-identical
+// only on (seed, start, i) through the same philox.h functions, so uniform fills are bit-identical
 // to the CPU's (lo + (hi - lo) u with the product and sum rounded separately, as the CPU does; no
 // FMA) and normal fills (Box-Muller on the uniform pairs 2j, 2j+1 in double, then cast) differ only
 // where CUDA's log, sin and cos round their last bit differently from libm.
@@ -30,8 +30,9 @@ constexpr int kPerCounter = sizeof(T) == 4 ? 4 : 2;
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    fill_uniform_kernel(T* p, int64_t n, uint64_t seed, uint64_t offset, double lo, double span) {
+    fill_uniform_kernel(T* p, int64_t n, PhiloxKey key, double lo, double span) {
   constexpr int G = kPerCounter<T>;
+  const uint64_t seed = key.seed, offset = philox_start(key);
   const int64_t groups = (n + G - 1) / G;
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
   for (int64_t q = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; q < groups; q += stride) {
@@ -46,7 +47,8 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    fill_normal_kernel(T* p, int64_t n, uint64_t seed, uint64_t offset, double mean, double std) {
+    fill_normal_kernel(T* p, int64_t n, PhiloxKey key, double mean, double std) {
+  const uint64_t seed = key.seed, offset = philox_start(key);
   const int64_t pairs = (n + 1) / 2;
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < pairs; j += stride) {
@@ -62,30 +64,30 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <class T>
-void fill_uniform_t(cudaStream_t s, T* p, int64_t n, uint64_t seed, uint64_t offset, double lo, double hi) {
+void fill_uniform_t(cudaStream_t s, T* p, int64_t n, const PhiloxKey& key, double lo, double hi) {
   if (n <= 0) return;
   const int64_t groups = (n + kPerCounter<T> - 1) / kPerCounter<T>;
-  fill_uniform_kernel<T><<<blocks_for(groups), kThreads, 0, s>>>(p, n, seed, offset, lo, hi - lo);
+  fill_uniform_kernel<T><<<blocks_for(groups), kThreads, 0, s>>>(p, n, key, lo, hi - lo);
   MMGAN_CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
-void fill_normal_t(cudaStream_t s, T* p, int64_t n, uint64_t seed, uint64_t offset, double mean, double std) {
+void fill_normal_t(cudaStream_t s, T* p, int64_t n, const PhiloxKey& key, double mean, double std) {
   if (n <= 0) return;
-  fill_normal_kernel<T><<<blocks_for((n + 1) / 2), kThreads, 0, s>>>(p, n, seed, offset, mean, std);
+  fill_normal_kernel<T><<<blocks_for((n + 1) / 2), kThreads, 0, s>>>(p, n, key, mean, std);
   MMGAN_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
-void fill_uniform(cudaStream_t s, const View& dst, uint64_t seed, uint64_t offset, double lo, double hi) {
-  if (dst.dtype == DType::F32) fill_uniform_t(s, dst.ptr<float>(), dst.numel(), seed, offset, lo, hi);
-  else fill_uniform_t(s, dst.ptr<double>(), dst.numel(), seed, offset, lo, hi);
+void fill_uniform(cudaStream_t s, const View& dst, const PhiloxKey& key, double lo, double hi) {
+  if (dst.dtype == DType::F32) fill_uniform_t(s, dst.ptr<float>(), dst.numel(), key, lo, hi);
+  else fill_uniform_t(s, dst.ptr<double>(), dst.numel(), key, lo, hi);
 }
 
-void fill_normal(cudaStream_t s, const View& dst, uint64_t seed, uint64_t offset, double mean, double std) {
-  if (dst.dtype == DType::F32) fill_normal_t(s, dst.ptr<float>(), dst.numel(), seed, offset, mean, std);
-  else fill_normal_t(s, dst.ptr<double>(), dst.numel(), seed, offset, mean, std);
+void fill_normal(cudaStream_t s, const View& dst, const PhiloxKey& key, double mean, double std) {
+  if (dst.dtype == DType::F32) fill_normal_t(s, dst.ptr<float>(), dst.numel(), key, mean, std);
+  else fill_normal_t(s, dst.ptr<double>(), dst.numel(), key, mean, std);
 }
 
 }  // namespace mmgan::kernels::cuda
