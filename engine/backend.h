@@ -73,6 +73,9 @@ class Backend {
   // Randomness (Philox stream; same numbers on every backend). A key's base is in this backend's memory.
   virtual void fill_uniform(const View& dst, const kernels::PhiloxKey& key, double lo, double hi) = 0;
   virtual void fill_normal(const View& dst, const kernels::PhiloxKey& key, double mean, double std) = 0;
+  // The gradient penalty's random points in one pass (kernels/interpolate.h); contiguous operands.
+  virtual void interpolate(const View& x_real, const View& x_fake, const kernels::PhiloxKey& key, const View& u,
+                           const View& xhat) = 0;
 
   // Optimiser: one Adam step over `count` tensors (kernels/adam_math.h; lr and steps in this
   // backend's memory).

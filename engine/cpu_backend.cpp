@@ -114,6 +114,10 @@ class CpuBackend final : public Backend {
   void fill_normal(const View& dst, const kernels::PhiloxKey& key, double mean, double std) override {
     run([=] { kc::fill_normal(dst, key, mean, std); });
   }
+  void interpolate(const View& xr, const View& xf, const kernels::PhiloxKey& key, const View& u,
+                   const View& xhat) override {
+    run([=] { kc::interpolate(xr, xf, key, u, xhat); });
+  }
   void adam_step(kernels::DType t, const kernels::AdamTensor* tensors, int count,
                  const kernels::AdamHyper& h) override {
     run([t, list = std::vector<kernels::AdamTensor>(tensors, tensors + count), h] {

@@ -123,6 +123,11 @@ class CudaBackend final : public Backend {
     kc::DeviceGuard g(index_);
     kc::fill_normal(ctx_.stream(), dst, key, mean, std);
   }
+  void interpolate(const View& xr, const View& xf, const kernels::PhiloxKey& key, const View& u,
+                   const View& xhat) override {
+    kc::DeviceGuard g(index_);
+    kc::interpolate(ctx_.stream(), xr, xf, key, u, xhat);
+  }
   void adam_step(kernels::DType t, const kernels::AdamTensor* tensors, int count,
                  const kernels::AdamHyper& h) override {
     kc::DeviceGuard g(index_);

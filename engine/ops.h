@@ -148,6 +148,13 @@ Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w);
 // it); differentiable in gy (its derivative gathers at the same positions).
 Tensor max_pool2d_backward(const Tensor& gy, const Tensor& x, PoolParams p);
 
+// ---- sampling (ops/sample.cpp) ------------------------------------------------------------
+// The gradient penalty's random points in one kernel (kernels/interpolate.h): u_n ~ U[0, 1) per
+// sample, the numbers rand({N, 1, ...}, g) would draw (and g advances as it would), and
+// xhat = x_real u + x_fake (1 - u), equal bit for bit to computing it with the ops above. A sample
+// point, so no gradient is recorded. u_out, when given, receives u shaped [N, 1, ...].
+Tensor random_interpolate(const Tensor& x_real, const Tensor& x_fake, Generator& g, Tensor* u_out = nullptr);
+
 // ---- operators -----------------------------------------------------------------------------
 inline Tensor operator-(const Tensor& x) { return neg(x); }
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

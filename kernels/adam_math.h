@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "rounding.h"
 #include "tensor_view.h"
 
 namespace mmgan::kernels {
@@ -28,26 +29,13 @@ struct AdamHyper {
   const double* lr = nullptr;  // in the kernel's memory
 };
 
-namespace adam_detail {
-#ifdef __CUDA_ARCH__
-__device__ inline double mul(double a, double b) { return __dmul_rn(a, b); }
-__device__ inline double sub(double a, double b) { return __dadd_rn(a, -b); }
-__device__ inline double div(double a, double b) { return __ddiv_rn(a, b); }
-__device__ inline double root(double a) { return __dsqrt_rn(a); }
-#else
-inline double mul(double a, double b) { return a * b; }
-inline double sub(double a, double b) { return a - b; }
-inline double div(double a, double b) { return a / b; }
-inline double root(double a) { return std::sqrt(a); }
-#endif
-}  // namespace adam_detail
 
 // b^t for an integer t >= 0.
 MMGAN_HD inline double pow_steps(double b, int64_t t) {
   double r = 1.0, x = b;
   for (; t > 0; t >>= 1) {
-    if (t & 1) r = adam_detail::mul(r, x);
-    x = adam_detail::mul(x, x);
+    if (t & 1) r = rn::mul(r, x);
+    x = rn::mul(x, x);
   }
   return r;
 }
@@ -62,17 +50,16 @@ struct AdamScalars {
 
 template <class T>
 MMGAN_HD inline AdamScalars<T> adam_scalars(const AdamHyper& h, double lr, double step) {
-  using namespace adam_detail;
   const int64_t t = int64_t(step);
-  const double bc1 = sub(1.0, pow_steps(h.beta1, t));
-  const double bc2 = sub(1.0, pow_steps(h.beta2, t));
+  const double bc1 = rn::sub(1.0, pow_steps(h.beta1, t));
+  const double bc2 = rn::sub(1.0, pow_steps(h.beta2, t));
   AdamScalars<T> c;
   c.b1 = T(h.beta1);
   c.b2 = T(h.beta2);
-  c.one_m_b1 = T(sub(1.0, h.beta1));
-  c.one_m_b2 = T(sub(1.0, h.beta2));
-  c.neg_step_size = -T(div(lr, bc1));
-  c.bc2_sqrt = T(root(bc2));
+  c.one_m_b1 = T(rn::sub(1.0, h.beta1));
+  c.one_m_b2 = T(rn::sub(1.0, h.beta2));
+  c.neg_step_size = -T(rn::div(lr, bc1));
+  c.bc2_sqrt = T(rn::root(bc2));
   c.eps = T(h.eps);
   c.wd = T(h.weight_decay);
   c.has_wd = h.weight_decay != 0;

@@ -45,6 +45,13 @@ MMGAN_HD inline double uniform_f64(uint64_t seed, uint64_t offset, uint64_t i) {
   const uint64_t bits = (uint64_t(r.v[lane]) << 21) ^ uint64_t(r.v[lane + 1] >> 11);
   return double(bits) * (1.0 / 9007199254740992.0);
 }
+// Element i of a draw of T uniforms starting at counter `start`.
+template <class T>
+MMGAN_HD inline T uniform_at(uint64_t seed, uint64_t start, uint64_t i) {
+  if constexpr (sizeof(T) == 4) return uniform_f32(seed, start, i);
+  else return uniform_f64(seed, start, i);
+}
+
 // Number of counter values a draw of n elements consumes (so the generator can advance past it).
 MMGAN_HD inline uint64_t philox_blocks(uint64_t n, DType t) {
   return t == DType::F32 ? (n + 3) / 4 : (n + 1) / 2;

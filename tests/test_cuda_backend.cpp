@@ -338,6 +338,20 @@ TEST_P(CudaBackendTest, RandomStreamsEqualTheCpu) {
   }
 }
 
+TEST_P(CudaBackendTest, InterpolatesEqualTheCpu) {
+  const Tensor base = scalar(77.0, DType::F64), base_g = base.to(kGpu);
+  for (const Shape& sh : {Shape{32, 3, 32, 32}, Shape{5, 7}, Shape{1, 1}, Shape{64, 1, 32, 32}}) {
+    const Tensor xr = rnd(sh, -1, 1, 3), xf = rnd(sh, -1, 1, 4);
+    Tensor u = empty({sh[0]}, t()), y = empty(sh, t());
+    Tensor ug = full({sh[0]}, 7.0, t(), kGpu), yg = full(sh, 7.0, t(), kGpu);
+    cpu().interpolate(xr.view(), xf.view(), kernels::PhiloxKey{5, 3, base.data<double>()}, u.view(), y.view());
+    gpu().interpolate(xr.to(kGpu).view(), xf.to(kGpu).view(),
+                      kernels::PhiloxKey{5, 3, static_cast<const double*>(base_g.view().data)}, ug.view(), yg.view());
+    EXPECT_EQ(diff(ug, u), 0.0) << shape_str(sh);
+    EXPECT_EQ(diff(yg, y), 0.0) << shape_str(sh);
+  }
+}
+
 // Multi-tensor Adam: tensors of odd sizes, one starting off the 16-byte alignment (the scalar
 // path), several launches' worth of tensors (chunks of 24), per-tensor step counts and the rate
 // read from device memory; equal to the CPU's bit for bit.

@@ -219,6 +219,40 @@ TEST(GradientPenalty, AugmentedLagrangianTermIsTheOfficialOne) {
   EXPECT_NEAR(t.loss.item(), -20 * c + 0.15 * c * c, 1e-12);
 }
 
+// The fused sampling kernel draws the same u and computes the same points, bit for bit, as rand()
+// followed by penalty_points() (float32 and float64, with and without a device-side base, a
+// non-contiguous input), and leaves the generator where they would.
+TEST(GradientPenalty, RandomInterpolateEqualsTheUnfusedOps) {
+  for (const DType t : {DType::F32, DType::F64}) {
+    for (const Shape& shape : {Shape{5, 3, 4, 4}, Shape{1, 2}, Shape{7, 1}, Shape{3, 2, 5}}) {
+      Generator data(11);
+      const Tensor xr = test::uniform(shape, -1, 1, data, false, t);
+      Tensor xf = test::uniform(shape, -1, 1, data, false, t);
+      if (shape.size() == 2 && shape[1] == 2) xf = test::uniform({2, 1}, -1, 1, data, false, t).t();  // a view
+      for (const bool with_base : {false, true}) {
+        Generator a(42), b(42);
+        const Tensor base = scalar(1234.0, DType::F64);
+        if (with_base) a.bind_base(base), b.bind_base(base);
+        a.set_state(42, 9), b.set_state(42, 9);
+        Tensor u_fused;
+        const Tensor fused = random_interpolate(xr, xf, a, &u_fused);
+        Shape us(shape.size(), 1);
+        us[0] = shape[0];
+        const Tensor u = rand(us, b, t);
+        const Tensor ref = penalty_points(xr, xf, u, GpWhere::Interpolate);
+        EXPECT_EQ(fused.to_vector(), ref.to_vector()) << shape_str(shape);
+        EXPECT_EQ(u_fused.to_vector(), u.to_vector());
+        EXPECT_EQ(u_fused.shape(), us);
+        EXPECT_EQ(a.offset(), b.offset());
+        EXPECT_FALSE(fused.requires_grad());
+      }
+    }
+  }
+  Generator g(1);
+  const std::string e = test::error_of([&] { random_interpolate(zeros({2, 3}), zeros({3, 2}), g); });
+  EXPECT_NE(e.find("[2, 3]"), std::string::npos) << e;
+}
+
 TEST(GradientPenalty, PointsInterpolateRealOrFake) {
   Generator g(3);
   const Tensor xr = test::uniform({2, 1, 2, 2}, -1, 1, g), xf = test::uniform({2, 1, 2, 2}, -1, 1, g);

@@ -8,8 +8,8 @@ threads="${1:-$(nproc)}"
 build="${BUILD_DIR:-build}"
 [ -x "$build/tools/bench_train" ] || tools/run.sh build >/dev/null
 for b in 32 64; do
-  m=$(OMP_NUM_THREADS=$threads "$build/tools/bench_train" --benchmark_filter="TrainIteration_cpu/$b/" \
-        --benchmark_format=csv 2>/dev/null | awk -F, '/TrainIteration_cpu/ {print $3/1000}')
+  m=$(OMP_NUM_THREADS=$threads "$build/tools/bench_train" --benchmark_filter="TrainIteration_cpu_graph/$b/" \
+        --benchmark_format=csv 2>/dev/null | awk -F, '/TrainIteration_cpu_graph/ {print $3/1000}')
   p=$(/usr/bin/python3 tools/bench_iteration_torch.py --batch "$b" --threads "$threads" --iters 10)
   ps=$(echo "$p" | awk '{for (i = 1; i <= NF; ++i) if ($(i+1) == "s/iteration") print $i}')
   echo "batch $b: mmgan $m s/iteration; $p; mmgan / pytorch = $(awk -v a="$m" -v b="$ps" 'BEGIN {printf "%.2f", a / b}')"

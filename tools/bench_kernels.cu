@@ -167,6 +167,17 @@ void BM_FillNormal(benchmark::State& st) {
 }
 BENCHMARK(BM_FillNormal)->Arg(1 << 20)->UseManualTime();
 
+// The penalty's random interpolates of a DCGAN32 batch (batch x 3 x 32 x 32): reads x_real and
+// x_fake, writes xhat (and u), drawing u per sample in the same kernel.
+void BM_Interpolate(benchmark::State& st) {
+  const int64_t n = st.range(0), d = 3 * 32 * 32;
+  Floats xr(n * d), xf(n * d), y(n * d), u(n);
+  for (auto _ : st)
+    report_bandwidth(st, time_calls([&] { kc::interpolate(ctx().stream(), xr.v, xf.v, PhiloxKey{3, 0, nullptr}, u.v, y.v); }),
+                     12.0 * double(n * d));
+}
+BENCHMARK(BM_Interpolate)->Arg(64)->Arg(1024)->UseManualTime();
+
 // Multi-tensor Adam over DCGAN32's D parameters (h = 128, 3 colours, BatchNorm: 11 tensors,
 // 2.64 M values) in one launch: reads p, g, m, v and writes p, m, v. The rate and the step
 // counts are read from device memory, as in training.

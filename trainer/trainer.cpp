@@ -173,8 +173,13 @@ void Trainer::compute(SafeTensors* dump) {
     Tensor u;
     PenaltyTerms pen;
     if (cfg_.penalty.enabled) {
-      u = rand({B, 1, 1, 1}, rng_, dtype_, device_);
-      const Tensor xhat = penalty_points(x_real, x_fake, u, cfg_.penalty.where);
+      Tensor xhat;
+      if (cfg_.penalty.where == GpWhere::Interpolate) {
+        xhat = random_interpolate(x_real, x_fake, rng_, &u);  // one kernel; the same numbers as below
+      } else {
+        u = rand({B, 1, 1, 1}, rng_, dtype_, device_);  // drawn anyway, as the official code does
+        xhat = penalty_points(x_real, x_fake, u, cfg_.penalty.where);
+      }
       pen = gradient_penalty([this](const Tensor& x) { return critic(x); }, xhat, cfg_.penalty, lagrange_);
       total = total + pen.loss;
       constraint = pen.constraint.detach();

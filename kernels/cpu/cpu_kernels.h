@@ -52,6 +52,9 @@ void resize_bilinear_adjoint(const ResizeGeom& g, const View& gy, const View& gx
 // Philox draws (see philox.h for the stream layout and the key). dst contiguous.
 void fill_uniform(const View& dst, const PhiloxKey& key, double lo, double hi);
 void fill_normal(const View& dst, const PhiloxKey& key, double mean, double std);
+// The penalty's random points (interpolate.h): u [N] and xhat [N, ...] from x_real, x_fake [N, ...]
+// (all contiguous, one dtype); u_n is element n of a uniform draw at key.
+void interpolate(const View& x_real, const View& x_fake, const PhiloxKey& key, const View& u, const View& xhat);
 
 // One step of torch.optim.Adam (single-tensor path of PyTorch 1.13) for each of `count` tensors,
 // in place on p, m, v (adam_math.h: lr and each tensor's step t are read from memory):

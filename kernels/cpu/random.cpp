@@ -1,19 +1,15 @@
 // Seeded random fills from the Philox stream (philox.h). Element i depends only on
 // (seed, offset, i), so the result does not depend on the thread count, and the CUDA kernels
-// reproduce it exactly. Checked in tests/test_random.cpp (moments, reproducibility).
+// reproduce it exactly; and the gradient penalty's random interpolates (interpolate.h).
+// Checked in tests/test_tensor.cpp (moments, reproducibility) and tests/test_losses.cpp.
 #include <cmath>
 
+#include "../interpolate.h"
 #include "../philox.h"
 #include "cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {
-
-template <class T>
-T uniform_at(uint64_t seed, uint64_t offset, uint64_t i) {
-  if constexpr (sizeof(T) == 4) return uniform_f32(seed, offset, i);
-  else return uniform_f64(seed, offset, i);
-}
 
 template <class T>
 void fill_uniform_t(T* p, int64_t n, uint64_t seed, uint64_t offset, double lo, double hi) {
@@ -36,7 +32,27 @@ void fill_normal_t(T* p, int64_t n, uint64_t seed, uint64_t offset, double mean,
   }
 }
 
+template <class T>
+void interpolate_t(const T* xr, const T* xf, uint64_t seed, uint64_t start, T* u, T* y, int64_t n, int64_t d) {
+#pragma omp parallel for schedule(static) if (n * d >= (1 << 15))
+  for (int64_t s = 0; s < n; ++s) {
+    const T us = uniform_at<T>(seed, start, uint64_t(s));
+    u[s] = us;
+    for (int64_t i = s * d; i < (s + 1) * d; ++i) y[i] = interpolate_point(xr[i], xf[i], us);
+  }
+}
+
 }  // namespace
+
+void interpolate(const View& x_real, const View& x_fake, const PhiloxKey& key, const View& u, const View& xhat) {
+  const int64_t n = u.numel(), d = n ? xhat.numel() / n : 0;
+  const uint64_t start = philox_start(key);
+  if (xhat.dtype == DType::F32)
+    interpolate_t(x_real.ptr<float>(), x_fake.ptr<float>(), key.seed, start, u.ptr<float>(), xhat.ptr<float>(), n, d);
+  else
+    interpolate_t(x_real.ptr<double>(), x_fake.ptr<double>(), key.seed, start, u.ptr<double>(), xhat.ptr<double>(), n,
+                  d);
+}
 
 void fill_uniform(const View& dst, const PhiloxKey& key, double lo, double hi) {
   const uint64_t offset = philox_start(key);

@@ -3,7 +3,7 @@
 // torch.optim.Adam single-tensor step (PyTorch 1.13, amsgrad off, maximize off) operation for
 // operation. The step's scalars come from adam_math.h, computed by each thread from the learning
 // rate and step count in device memory (so a captured step replays with the current values); the
-// per-element update runs in T with every operation rounded on its own (the _rn intrinsics: no FMA
+// per-element update runs in T with every operation rounded on its own (rounding.h: no FMA
 // contraction, IEEE division and square root), so float32 and float64 results equal the CPU's bit
 // for bit. Checked against the CPU backend by tests/test_cuda_backend.cpp; timed in
 // tools/bench_kernels.cu (all of DCGAN32's D parameters in one call).
@@ -20,14 +20,7 @@
 namespace mmgan::kernels::cuda {
 namespace {
 
-__device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
-__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-__device__ __forceinline__ float div_rn(float a, float b) { return __fdiv_rn(a, b); }
-__device__ __forceinline__ double div_rn(double a, double b) { return __ddiv_rn(a, b); }
-__device__ __forceinline__ float sqrt_rn(float a) { return __fsqrt_rn(a); }
-__device__ __forceinline__ double sqrt_rn(double a) { return __dsqrt_rn(a); }
+
 
 
 template <class T, int V>
@@ -40,11 +33,11 @@ struct alignas(sizeof(T) * V) Vec {
 //   denom = sqrt(v) / sqrt(bc2) + eps;  p = p + (-step_size) (m / denom)
 template <class T>
 __device__ __forceinline__ void adam_elem(T& p, T g, T& m, T& v, const AdamScalars<T>& c) {
-  if (c.has_wd) g = add_rn(g, mul_rn(p, c.wd));
-  m = add_rn(mul_rn(m, c.b1), mul_rn(g, c.one_m_b1));
-  v = add_rn(mul_rn(v, c.b2), mul_rn(mul_rn(c.one_m_b2, g), g));
-  const T denom = add_rn(div_rn(sqrt_rn(v), c.bc2_sqrt), c.eps);
-  p = add_rn(p, mul_rn(c.neg_step_size, div_rn(m, denom)));
+  if (c.has_wd) g = rn::add(g, rn::mul(p, c.wd));
+  m = rn::add(rn::mul(m, c.b1), rn::mul(g, c.one_m_b1));
+  v = rn::add(rn::mul(v, c.b2), rn::mul(rn::mul(c.one_m_b2, g), g));
+  const T denom = rn::add(rn::div(rn::root(v), c.bc2_sqrt), c.eps);
+  p = rn::add(p, rn::mul(c.neg_step_size, rn::div(m, denom)));
 }
 
 constexpr int kAdamChunk = 24;  // tensors per launch (the kernel's parameter block stays ~1.3 KB)

@@ -33,6 +33,9 @@ void row_reduce(cudaStream_t s, RowOp op, double param, const View& x, int64_t n
 // a device pointer here).
 void fill_uniform(cudaStream_t s, const View& dst, const PhiloxKey& key, double lo, double hi);
 void fill_normal(cudaStream_t s, const View& dst, const PhiloxKey& key, double mean, double std);
+// The penalty's random points (interpolate.h), bit-identical to the CPU's.
+void interpolate(cudaStream_t s, const View& x_real, const View& x_fake, const PhiloxKey& key, const View& u,
+                 const View& xhat);
 
 // Multi-tensor Adam (adam.cu), the CPU's operation order; lr and steps are device pointers.
 void adam_step(cudaStream_t s, DType t, const AdamTensor* tensors, int count, const AdamHyper& h);

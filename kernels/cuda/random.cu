@@ -3,11 +3,13 @@
 // to the CPU's (lo + (hi - lo) u with the product and sum rounded separately, as the CPU does; no
 // FMA) and normal fills (Box-Muller on the uniform pairs 2j, 2j+1 in double, then cast) differ only
 // where CUDA's log, sin and cos round their last bit differently from libm.
+// Also the gradient penalty's random interpolates in one kernel (interpolate.h).
 // Checked against the CPU backend by tests/test_cuda_backend.cpp; timed in tools/bench_kernels.cu.
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "../interpolate.h"
 #include "../philox.h"
 #include "check.h"
 #include "launch.h"
@@ -15,12 +17,6 @@
 
 namespace mmgan::kernels::cuda {
 namespace {
-
-template <class T>
-__device__ __forceinline__ T uniform_at(uint64_t seed, uint64_t offset, uint64_t i) {
-  if constexpr (sizeof(T) == 4) return uniform_f32(seed, offset, i);
-  else return uniform_f64(seed, offset, i);
-}
 
 // Uniforms per Philox counter: each thread writes the elements of one counter value (4 floats or
 // 2 doubles). Each element still calls uniform_f32/uniform_f64 itself (nvcc 13 does not merge the
@@ -63,6 +59,21 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// One thread per element; each recomputes its sample's u (one Philox evaluation: cheaper than a
+// second pass), and element 0 of each sample writes u.
+template <class T, class I>
+__global__ void __launch_bounds__(kThreads)
+    interpolate_kernel(const T* xr, const T* xf, PhiloxKey key, T* u, T* y, I total, I d) {
+  const uint64_t start = philox_start(key);
+  const I stride = I(blockDim.x) * gridDim.x;
+  for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const I s = i / d;
+    const T us = uniform_at<T>(key.seed, start, uint64_t(s));
+    if (i == s * d) u[s] = us;
+    y[i] = interpolate_point(xr[i], xf[i], us);
+  }
+}
+
 template <class T>
 void fill_uniform_t(cudaStream_t s, T* p, int64_t n, const PhiloxKey& key, double lo, double hi) {
   if (n <= 0) return;
@@ -79,6 +90,23 @@ void fill_normal_t(cudaStream_t s, T* p, int64_t n, const PhiloxKey& key, double
 }
 
 }  // namespace
+
+void interpolate(cudaStream_t s, const View& x_real, const View& x_fake, const PhiloxKey& key, const View& u,
+                 const View& xhat) {
+  const int64_t n = u.numel(), total = xhat.numel();
+  if (total <= 0) return;
+  const int64_t d = total / n;
+  with_index_type(total, [&](auto zero) {
+    using I = decltype(zero);
+    if (xhat.dtype == DType::F32)
+      interpolate_kernel<float, I><<<blocks_for(total), kThreads, 0, s>>>(
+          x_real.ptr<float>(), x_fake.ptr<float>(), key, u.ptr<float>(), xhat.ptr<float>(), I(total), I(d));
+    else
+      interpolate_kernel<double, I><<<blocks_for(total), kThreads, 0, s>>>(
+          x_real.ptr<double>(), x_fake.ptr<double>(), key, u.ptr<double>(), xhat.ptr<double>(), I(total), I(d));
+  });
+  MMGAN_CUDA_CHECK_LAUNCH();
+}
 
 void fill_uniform(cudaStream_t s, const View& dst, const PhiloxKey& key, double lo, double hi) {
   if (dst.dtype == DType::F32) fill_uniform_t(s, dst.ptr<float>(), dst.numel(), key, lo, hi);
