@@ -4,8 +4,10 @@
 // operands, NaN inputs. Random fills must equal the CPU's stream. Skipped without a GPU; the op
 // harness in test_ops.cpp covers the same calls through the engine, with derivatives.
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
+#include "kernels/conv_igemm.h"
 #include "test_util.h"
 
 namespace mmgan {
@@ -205,12 +207,13 @@ TEST_P(CudaBackendTest, GemmTransposesAndLeadingDimensions) {
       }
 }
 
-TEST_P(CudaBackendTest, ConvFamilyOnThePapersShapesAndOddOnes) {
-  // (n, c, h, w, o, kh, kw, s, p): DCGAN32's D layers, the generator's first layer as a
-  // transposed conv's adjoint, and small odd shapes with rectangular kernels.
+// (n, c, h, w, o, kh, kw, s, p): DCGAN32's D layers, the generator's first layer as a transposed
+// conv's adjoint, and small odd shapes with rectangular kernels.
+std::vector<kernels::ConvGeom> conv_shapes() {
   struct G {
     int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw;
   };
+  std::vector<kernels::ConvGeom> out;
   for (const G& s : {G{4, 3, 32, 32, 16, 4, 4, 2, 2, 1, 1}, G{4, 16, 16, 16, 32, 4, 4, 2, 2, 1, 1},
                      G{4, 64, 4, 4, 1, 4, 4, 1, 1, 0, 0}, G{3, 2, 5, 4, 3, 3, 3, 2, 2, 1, 1},
                      G{2, 2, 5, 6, 2, 2, 3, 1, 2, 0, 1}, G{3, 5, 1, 1, 4, 4, 4, 1, 1, 3, 3}}) {
@@ -218,6 +221,13 @@ TEST_P(CudaBackendTest, ConvFamilyOnThePapersShapesAndOddOnes) {
     g.n = s.n, g.c = s.c, g.h = s.h, g.w = s.w, g.o = s.o, g.kh = s.kh, g.kw = s.kw;
     g.sh = s.sh, g.sw = s.sw, g.ph = s.ph, g.pw = s.pw;
     g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1, g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
+    out.push_back(g);
+  }
+  return out;
+}
+
+TEST_P(CudaBackendTest, ConvFamilyOnThePapersShapesAndOddOnes) {
+  for (const kernels::ConvGeom& g : conv_shapes()) {
     const Tensor x = rnd({g.n, g.c, g.h, g.w}, -1, 1, 20), w = rnd({g.o, g.c, g.kh, g.kw}, -1, 1, 21);
     const Tensor gy = rnd({g.n, g.o, g.oh, g.ow}, -1, 1, 22);
     const Tensor xg = x.to(kGpu), wg = w.to(kGpu), gyg = gy.to(kGpu);
@@ -395,6 +405,77 @@ TEST_P(CudaBackendTest, AdamStepsEqualTheCpu) {
     EXPECT_EQ(diff(g[i].m, c[i].m), 0.0) << "tensor " << i;
     EXPECT_EQ(diff(g[i].v, c[i].v), 0.0) << "tensor " << i;
   }
+}
+
+// The implicit GEMMs' index maps (kernels/conv_igemm.h), on the host: C = A B computed by a plain
+// loop over a(), b() and stored through store() equals the CPU's convolutions, for all three
+// directions, the forward also with its bias and LeakyReLU epilogue. Runs without a GPU.
+TEST(ImplicitGemm, IndexMapsEqualTheCpuConvolutions) {
+  for (const kernels::ConvGeom& g : conv_shapes()) {
+    Generator r(8);
+    const Tensor x = uniform({g.n, g.c, g.h, g.w}, -1, 1, r).to(DType::F32);
+    const Tensor w = uniform({g.o, g.c, g.kh, g.kw}, -1, 1, r).to(DType::F32);
+    const Tensor gy = uniform({g.n, g.o, g.oh, g.ow}, -1, 1, r).to(DType::F32);
+    const Tensor bias = uniform({g.o}, -1, 1, r).to(DType::F32);
+    auto gemm = [](const auto& p) {
+      for (int64_t m = 0; m < p.rows(); ++m)
+        for (int64_t n = 0; n < p.cols(); ++n) {
+          double acc = 0;
+          for (int64_t k = 0; k < p.depth(); ++k) acc += double(p.a(m, k)) * double(p.b(k, n));
+          p.store(m, n, float(acc));
+        }
+    };
+    const std::string at = shape_str(x.shape()) + " * " + shape_str(w.shape());
+    Tensor y = empty(gy.shape()), y_ref = empty(gy.shape());
+    gemm(kernels::ConvFwdGemm{g, x.data<float>(), w.data<float>(), y.data<float>(), bias.data<float>(),
+                              kernels::IgemmAct::LeakyRelu, 0.2f});
+    cpu().conv2d(g, x.view(), w.view(), y_ref.view());
+    const Tensor b4 = bias.reshape({1, g.o, 1, 1});
+    EXPECT_LT(diff(y, leaky_relu(y_ref + b4, 0.2)), 1e-6) << "forward " << at;
+    Tensor gx = empty(x.shape()), gx_ref = empty(x.shape());
+    gemm(kernels::ConvBwdDataGemm{g, gy.data<float>(), w.data<float>(), gx.data<float>()});
+    cpu().conv2d_input_grad(g, gy.view(), w.view(), gx_ref.view());
+    EXPECT_LT(diff(gx, gx_ref), 1e-6) << "backward-data " << at;
+    Tensor gw = empty(w.shape()), gw_ref = empty(w.shape());
+    gemm(kernels::ConvBwdFilterGemm{g, x.data<float>(), gy.data<float>(), gw.data<float>()});
+    cpu().conv2d_weight_grad(g, x.view(), gy.view(), gw_ref.view());
+    EXPECT_LT(diff(gw, gw_ref), 1e-6) << "backward-filter " << at;
+  }
+}
+
+// The hand-written convolution on the GPU (forced with MMGAN_CONV=igemm), and the per-shape
+// dispatch (MMGAN_CONV unset: cuDNN or the implicit GEMM, whichever won), against the CPU in
+// float32 at TF32 precision, on the odd shapes and on DCGAN32's layers at batch 32.
+TEST(ImplicitGemm, CudaEqualsTheCpuAtTf32Precision) {
+  MMGAN_REQUIRE_CUDA();
+  std::vector<kernels::ConvGeom> shapes = conv_shapes();
+  for (kernels::ConvGeom g : conv_shapes())
+    if (g.h >= 4 && g.kh == 4) g.n = 32, shapes.push_back(g);
+  for (const char* policy : {"igemm", ""}) {
+    if (*policy) setenv("MMGAN_CONV", policy, 1);
+    else unsetenv("MMGAN_CONV");
+    for (const kernels::ConvGeom& g : shapes) {
+      Generator r(9);
+      const Tensor x = uniform({g.n, g.c, g.h, g.w}, -1, 1, r).to(DType::F32);
+      const Tensor w = uniform({g.o, g.c, g.kh, g.kw}, -1, 1, r).to(DType::F32);
+      const Tensor gy = uniform({g.n, g.o, g.oh, g.ow}, -1, 1, r).to(DType::F32);
+      const std::string at = std::string(*policy ? policy : "dispatch") + " " + shape_str(x.shape()) + " * " +
+                             shape_str(w.shape());
+      Tensor y = empty(gy.shape()), yg = full(gy.shape(), 7.0, DType::F32, kGpu);
+      cpu().conv2d(g, x.view(), w.view(), y.view());
+      gpu().conv2d(g, x.to(kGpu).view(), w.to(kGpu).view(), yg.view());
+      EXPECT_LT(diff(yg, y), 2e-3) << "forward " << at;
+      Tensor gx = empty(x.shape()), gxg = full(x.shape(), 7.0, DType::F32, kGpu);
+      cpu().conv2d_input_grad(g, gy.view(), w.view(), gx.view());
+      gpu().conv2d_input_grad(g, gy.to(kGpu).view(), w.to(kGpu).view(), gxg.view());
+      EXPECT_LT(diff(gxg, gx), 2e-3) << "backward-data " << at;
+      Tensor gw = empty(w.shape()), gwg = full(w.shape(), 7.0, DType::F32, kGpu);
+      cpu().conv2d_weight_grad(g, x.view(), gy.view(), gw.view());
+      gpu().conv2d_weight_grad(g, x.to(kGpu).view(), gy.to(kGpu).view(), gwg.view());
+      EXPECT_LT(diff(gwg, gw), 2e-3) << "backward-filter " << at;
+    }
+  }
+  unsetenv("MMGAN_CONV");
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaBackendTest, ::testing::Values(DType::F64, DType::F32),

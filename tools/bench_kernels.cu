@@ -4,7 +4,7 @@
 // (BM_CopyCeiling); cuBLAS at 8192^3 gives the FLOP ceiling that the GEMM and conv benchmarks are
 // set against. The conv benchmarks cover every conv shape of DCGAN32 (forward, backward-data,
 // backward-filter) at batch 32 and 64.
-//   build/tools/bench_kernels [--benchmark_filter=Conv]
+//   build/tools/bench_kernels [--benchmark_filter=Conv]   (BM_ConvCudnn next to BM_ConvIgemm)
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
@@ -239,12 +239,27 @@ void BM_ConvCudnn(benchmark::State& st) {
   const View yv = view(y.buf.get(), DType::F32, {g.n, g.o, g.oh, g.ow});
   const double flops = 2.0 * double(g.n * g.o * g.oh * g.ow) * double(g.c * g.kh * g.kw);
   std::function<void()> f;
-  if (pass == 0) f = [&] { kc::conv2d(ctx(), g, xv, wv, yv); };
-  if (pass == 1) f = [&] { kc::conv2d_input_grad(ctx(), g, yv, wv, xv); };
-  if (pass == 2) f = [&] { kc::conv2d_weight_grad(ctx(), g, xv, yv, wv); };
+  if (pass == 0) f = [&] { kc::cudnn_conv2d(ctx(), g, xv, wv, yv); };
+  if (pass == 1) f = [&] { kc::cudnn_conv2d_input_grad(ctx(), g, yv, wv, xv); };
+  if (pass == 2) f = [&] { kc::cudnn_conv2d_weight_grad(ctx(), g, xv, yv, wv); };
   for (auto _ : st) report_flops(st, time_calls(f), flops);
 }
 BENCHMARK(BM_ConvCudnn)->ArgsProduct({{32, 64}, {0, 1, 2, 3, 4}, {0, 1, 2}})->UseManualTime();
+
+// The hand-written implicit-GEMM conv (TF32 tensor cores) on the same shapes and passes, to read
+// next to BM_ConvCudnn (TF32 allowed there too, as by default).
+void BM_ConvIgemm(benchmark::State& st) {
+  const ConvGeom g = dcgan32_geom(st.range(0), int(st.range(1)));
+  const int pass = int(st.range(2));
+  Floats x(g.n * g.c * g.h * g.w), w(g.o * g.c * g.kh * g.kw), y(g.n * g.o * g.oh * g.ow);
+  const double flops = 2.0 * double(g.n * g.o * g.oh * g.ow) * double(g.c * g.kh * g.kw);
+  std::function<void()> f;
+  if (pass == 0) f = [&] { kc::igemm_conv2d(ctx(), g, x.f(), w.f(), y.f()); };
+  if (pass == 1) f = [&] { kc::igemm_conv2d_input_grad(ctx(), g, y.f(), w.f(), x.f()); };
+  if (pass == 2) f = [&] { kc::igemm_conv2d_weight_grad(ctx(), g, x.f(), y.f(), w.f()); };
+  for (auto _ : st) report_flops(st, time_calls(f), flops);
+}
+BENCHMARK(BM_ConvIgemm)->ArgsProduct({{32, 64}, {0, 1, 2, 3, 4}, {0, 1, 2}})->UseManualTime();
 
 // The FID Inception's pooling and resizing at batch 8 (as tools/bench_engine.cpp on the CPU).
 // Args: the op (0: max pool 3x3 s2 on [8, 64, 147, 147], 1: average pool 3x3 s1 p1 without the

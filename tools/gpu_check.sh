@@ -98,7 +98,7 @@ fi
 if has bench; then
   for b in bench_kernels bench_train bench_eval bench_engine; do
     [ -x "$build/tools/$b" ] || continue
-    run_step "$b" "$build/tools/$b" --benchmark_out="$out/$b.json" --benchmark_out_format=json
+    run_step "$b" env MMGAN_CONV_LOG=1 "$build/tools/$b" --benchmark_out="$out/$b.json" --benchmark_out_format=json
   done
 fi
 

@@ -445,7 +445,7 @@ void check_geom(const char* op, const ConvGeom& g, DType t) {
 
 }  // namespace
 
-void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y) {
+void cudnn_conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y) {
   const DType t = y.dtype;
   check_geom("conv2d", g, t);
   check_view("conv2d", "x", x, t, g.n * g.c * g.h * g.w);
@@ -454,7 +454,7 @@ void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const
   conv_call<FwdOps>(ctx, "conv2d", g, x, w, y, g.n * g.o * g.oh * g.ow);
 }
 
-void conv2d_input_grad(Context& ctx, const ConvGeom& g, const View& gy, const View& w, const View& gx) {
+void cudnn_conv2d_input_grad(Context& ctx, const ConvGeom& g, const View& gy, const View& w, const View& gx) {
   const DType t = gx.dtype;
   check_geom("conv2d_input_grad", g, t);
   check_view("conv2d_input_grad", "gy", gy, t, g.n * g.o * g.oh * g.ow);
@@ -463,7 +463,7 @@ void conv2d_input_grad(Context& ctx, const ConvGeom& g, const View& gy, const Vi
   conv_call<BwdDataOps>(ctx, "conv2d_input_grad", g, w, gy, gx, g.n * g.c * g.h * g.w);
 }
 
-void conv2d_weight_grad(Context& ctx, const ConvGeom& g, const View& x, const View& gy, const View& gw) {
+void cudnn_conv2d_weight_grad(Context& ctx, const ConvGeom& g, const View& x, const View& gy, const View& gw) {
   const DType t = gw.dtype;
   check_geom("conv2d_weight_grad", g, t);
   check_view("conv2d_weight_grad", "x", x, t, g.n * g.c * g.h * g.w);

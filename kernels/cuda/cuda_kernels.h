@@ -10,6 +10,7 @@
 
 #include "../adam_math.h"
 #include "../conv_geom.h"
+#include "../conv_igemm.h"
 #include "../op_codes.h"
 #include "../philox.h"
 #include "../pool_geom.h"
@@ -44,10 +45,26 @@ void adam_step(cudaStream_t s, DType t, const AdamTensor* tensors, int count, co
 void gemm(Context& ctx, DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc);
 
-// cuDNN convolutions (conv_cudnn.cu), algorithm chosen once per shape and cached.
+// The conv family (conv.cu): per shape and direction, the faster of cuDNN and the hand-written
+// implicit GEMM (float32 with TF32 allowed, sm_80+), chosen on first use by timing both and kept
+// only if it agrees with cuDNN; float64, exact float32 and older GPUs use cuDNN. MMGAN_CONV=cudnn
+// or =igemm forces one; MMGAN_CONV_LOG=1 prints each choice.
 void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y);
 void conv2d_input_grad(Context& ctx, const ConvGeom& g, const View& gy, const View& w, const View& gx);
 void conv2d_weight_grad(Context& ctx, const ConvGeom& g, const View& x, const View& gy, const View& gw);
+
+// cuDNN convolutions (conv_cudnn.cu), algorithm chosen once per shape and cached.
+void cudnn_conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y);
+void cudnn_conv2d_input_grad(Context& ctx, const ConvGeom& g, const View& gy, const View& w, const View& gx);
+void cudnn_conv2d_weight_grad(Context& ctx, const ConvGeom& g, const View& x, const View& gy, const View& gw);
+
+// The hand-written implicit-GEMM convolutions (conv_igemm.cu, kernels/conv_igemm.h): float32
+// contiguous NCHW, TF32 tensor cores; the forward's epilogue adds bias [o] (or none) and applies act.
+bool igemm_supported(int device);  // compute capability 8.0 or later
+void igemm_conv2d(Context& ctx, const ConvGeom& g, const float* x, const float* w, float* y,
+                  const float* bias = nullptr, IgemmAct act = IgemmAct::None, float slope = 0);
+void igemm_conv2d_input_grad(Context& ctx, const ConvGeom& g, const float* gy, const float* w, float* gx);
+void igemm_conv2d_weight_grad(Context& ctx, const ConvGeom& g, const float* x, const float* gy, float* gw);
 
 // Pooling (pool.cu) and bilinear resizing (resize.cu): one thread per output for the forwards and
 // the argmax gather; the adjoints run one thread per input element, gathering from the outputs
