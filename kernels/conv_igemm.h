@@ -18,6 +18,24 @@ namespace mmgan::kernels {
 
 enum class IgemmAct : int { None = 0, Relu = 1, LeakyRelu = 2 };
 
+// A flat index split into (outer, row, column) of an [outer, rows, cols] grid, and a kernel tap
+// index into (channel, tap row, tap column).
+struct Idx3 {
+  int64_t outer, row, col;
+};
+MMGAN_HD inline Idx3 split3(int64_t flat, int64_t rows, int64_t cols) {
+  const int64_t t = flat / cols;
+  return {t / rows, t % rows, flat % cols};
+}
+
+// x[n, c, i sh - ph + a, j sw - pw + b], zero outside x: what tap (c, a, b) of output pixel
+// pix = (n, i, j) reads.
+MMGAN_HD inline float input_tap(const ConvGeom& g, const float* x, const Idx3& pix, const Idx3& tap) {
+  const int64_t ih = pix.row * g.sh - g.ph + tap.row, iw = pix.col * g.sw - g.pw + tap.col;
+  if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
+  return x[((pix.outer * g.c + tap.outer) * g.h + ih) * g.w + iw];
+}
+
 struct ConvFwdGemm {
   ConvGeom g;
   const float* x;
@@ -30,19 +48,16 @@ struct ConvFwdGemm {
   MMGAN_HD int64_t cols() const { return g.o; }
   MMGAN_HD int64_t depth() const { return g.c * g.kh * g.kw; }
   MMGAN_HD float a(int64_t m, int64_t k) const {
-    const int64_t j = m % g.ow, t = m / g.ow, i = t % g.oh, n = t / g.oh;
-    const int64_t b = k % g.kw, u = k / g.kw, a = u % g.kh, c = u / g.kh;
-    const int64_t ih = i * g.sh - g.ph + a, iw = j * g.sw - g.pw + b;
-    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
-    return x[((n * g.c + c) * g.h + ih) * g.w + iw];
+    const Idx3 pix = split3(m, g.oh, g.ow);
+    return input_tap(g, x, pix, split3(k, g.kh, g.kw));
   }
   MMGAN_HD float b(int64_t k, int64_t col) const { return w[col * depth() + k]; }
   MMGAN_HD void store(int64_t m, int64_t col, float v) const {
-    const int64_t j = m % g.ow, t = m / g.ow, i = t % g.oh, n = t / g.oh;
+    const Idx3 pix = split3(m, g.oh, g.ow);
     if (bias) v += bias[col];
     if (act == IgemmAct::Relu) v = v > 0.0f ? v : 0.0f;
     if (act == IgemmAct::LeakyRelu) v = v > 0.0f ? v : v * slope;
-    y[((n * g.o + col) * g.oh + i) * g.ow + j] = v;
+    y[((pix.outer * g.o + col) * g.oh + pix.row) * g.ow + pix.col] = v;
   }
 };
 
@@ -55,21 +70,20 @@ struct ConvBwdDataGemm {
   MMGAN_HD int64_t cols() const { return g.c; }
   MMGAN_HD int64_t depth() const { return g.o * g.kh * g.kw; }
   MMGAN_HD float a(int64_t m, int64_t k) const {
-    const int64_t wx = m % g.w, t = m / g.w, hx = t % g.h, n = t / g.h;
-    const int64_t b = k % g.kw, u = k / g.kw, a = u % g.kh, o = u / g.kh;
-    const int64_t ih = hx + g.ph - a, iw = wx + g.pw - b;  // = i * sh, j * sw
+    const Idx3 px = split3(m, g.h, g.w), tap = split3(k, g.kh, g.kw);
+    const int64_t ih = px.row + g.ph - tap.row, iw = px.col + g.pw - tap.col;  // = i sh, j sw
     if (ih < 0 || iw < 0 || ih % g.sh != 0 || iw % g.sw != 0) return 0.0f;
     const int64_t i = ih / g.sh, j = iw / g.sw;
     if (i >= g.oh || j >= g.ow) return 0.0f;
-    return gy[((n * g.o + o) * g.oh + i) * g.ow + j];
+    return gy[((px.outer * g.o + tap.outer) * g.oh + i) * g.ow + j];
   }
   MMGAN_HD float b(int64_t k, int64_t col) const {
-    const int64_t b = k % g.kw, u = k / g.kw, a = u % g.kh, o = u / g.kh;
-    return w[((o * g.c + col) * g.kh + a) * g.kw + b];
+    const Idx3 tap = split3(k, g.kh, g.kw);
+    return w[((tap.outer * g.c + col) * g.kh + tap.row) * g.kw + tap.col];
   }
   MMGAN_HD void store(int64_t m, int64_t col, float v) const {
-    const int64_t wx = m % g.w, t = m / g.w, hx = t % g.h, n = t / g.h;
-    gx[((n * g.c + col) * g.h + hx) * g.w + wx] = v;
+    const Idx3 px = split3(m, g.h, g.w);
+    gx[((px.outer * g.c + col) * g.h + px.row) * g.w + px.col] = v;
   }
 };
 
@@ -82,15 +96,12 @@ struct ConvBwdFilterGemm {
   MMGAN_HD int64_t cols() const { return g.c * g.kh * g.kw; }
   MMGAN_HD int64_t depth() const { return g.n * g.oh * g.ow; }
   MMGAN_HD float a(int64_t m, int64_t k) const {
-    const int64_t j = k % g.ow, t = k / g.ow, i = t % g.oh, n = t / g.oh;
-    return gy[((n * g.o + m) * g.oh + i) * g.ow + j];
+    const Idx3 pix = split3(k, g.oh, g.ow);
+    return gy[((pix.outer * g.o + m) * g.oh + pix.row) * g.ow + pix.col];
   }
   MMGAN_HD float b(int64_t k, int64_t col) const {
-    const int64_t j = k % g.ow, t = k / g.ow, i = t % g.oh, n = t / g.oh;
-    const int64_t bb = col % g.kw, u = col / g.kw, a = u % g.kh, c = u / g.kh;
-    const int64_t ih = i * g.sh - g.ph + a, iw = j * g.sw - g.pw + bb;
-    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
-    return x[((n * g.c + c) * g.h + ih) * g.w + iw];
+    const Idx3 pix = split3(k, g.oh, g.ow);
+    return input_tap(g, x, pix, split3(col, g.kh, g.kw));
   }
   MMGAN_HD void store(int64_t m, int64_t col, float v) const { gw[m * cols() + col] = v; }
 };
