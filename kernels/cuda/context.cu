@@ -56,7 +56,16 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
   }
   DeviceGuard guard(device_);
   void* p = nullptr;
-  cudaError_t err = cudaMalloc(&p, size);
+  cudaError_t err;
+  {
+    // cudaMalloc counts as unsafe during the capturing thread's stream capture and would
+    // invalidate it; it is safe here because the block stays with the graph's pool, so allow it
+    // for this one call (as PyTorch's allocator does).
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    if (pooled) MMGAN_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+    err = cudaMalloc(&p, size);
+    if (pooled) MMGAN_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+  }
   if (err == cudaErrorMemoryAllocation && !pooled) {
     (void)cudaGetLastError();
     for (auto& [s, q] : free_) {
