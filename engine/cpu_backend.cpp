@@ -68,6 +68,10 @@ class CpuBackend final : public Backend {
   void fill(const View& dst, double value) override {
     run([=] { kc::fill(dst, value); });
   }
+  void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,
+                      double slope, const View& y) override {
+    run([=] { kc::channel_affine(x, scale, shift, channels, inner, act, slope, y); });
+  }
   void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) override {
     run([=] { kc::reduce(op, x, outer, r, inner, out); });
   }

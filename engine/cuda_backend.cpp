@@ -62,6 +62,11 @@ class CudaBackend final : public Backend {
     kc::DeviceGuard g(index_);
     kc::fill(ctx_.stream(), dst, value);
   }
+  void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,
+                      double slope, const View& y) override {
+    kc::DeviceGuard g(index_);
+    kc::channel_affine(ctx_.stream(), x, scale, shift, channels, inner, act, slope, y);
+  }
   void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) override {
     kc::DeviceGuard g(index_);
     kc::reduce(ctx_.stream(), op, x, outer, r, inner, out);

@@ -116,6 +116,12 @@ Tensor conv2d_weight(const Tensor& x, const Tensor& gy, int64_t kh, int64_t kw, 
 // in x, weight and bias, batch coupling included.
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                     const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// leaky_relu(batch_norm2d(...), slope) (slope 0: relu), with the activation fused into the
+// normalisation's single pass over x in training mode (one kernel instead of five), and its mask
+// applied to the gradient inside the same recorded op; slope >= 0.
+Tensor batch_norm2d_act(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                        const Tensor& running_var, bool training, double slope, double momentum = 0.1,
+                        double eps = 1e-5);
 // Spectral normalisation as torch.nn.utils.spectral_norm: w / sigma with sigma = u . (W v), W = w
 // with dimension `dim` moved first and flattened to [h, rest], u [h], v [rest] constants. With
 // power_iteration, first (in place, outside autograd): v <- normalize(W^T u), u <- normalize(W v),

@@ -98,14 +98,24 @@ BatchNorm2d::BatchNorm2d(int64_t c, double momentum_, double eps_, DType t)
   num_batches_tracked_ = &register_buffer("num_batches_tracked", zeros({}, t), "I64");
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+void BatchNorm2d::start_forward(const Tensor& x) const {
   MMGAN_CHECK(x.dim() == 4 && x.size(1) == num_features, "BatchNorm2d: input must be [N, ", num_features,
               ", H, W], got ", x.str());
   if (is_training()) {
     NoGradGuard ng;
     num_batches_tracked_->copy_(*num_batches_tracked_ + 1.0);  // on the device: no host round trip
   }
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  start_forward(x);
   return batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_, is_training(), momentum, eps);
+}
+
+Tensor BatchNorm2d::forward_act(const Tensor& x, double slope) {
+  if (!is_training()) return {};  // eval: the plain composite, then the activation module
+  start_forward(x);
+  return batch_norm2d_act(x, *weight_, *bias_, *running_mean_, *running_var_, true, slope, momentum, eps);
 }
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }

@@ -77,6 +77,7 @@ struct BatchNorm2d : Module {
   // written to files as I64 like PyTorch's int64 counter).
   explicit BatchNorm2d(int64_t c, double momentum = 0.1, double eps = 1e-5, DType t = DType::F32);
   Tensor forward(const Tensor& x) override;
+  Tensor forward_act(const Tensor& x, double slope) override;  // training mode: batch_norm2d_act
   Tensor weight() const { return *weight_; }
   Tensor bias() const { return *bias_; }
   Tensor running_mean() const { return *running_mean_; }
@@ -86,16 +87,19 @@ struct BatchNorm2d : Module {
   const double momentum, eps;
 
  private:
+  void start_forward(const Tensor& x) const;
   Tensor *weight_, *bias_, *running_mean_, *running_var_, *num_batches_tracked_;
 };
 
 struct ReLU : Module {
   Tensor forward(const Tensor& x) override;
+  bool activation_slope(double* s) const override { return *s = 0, true; }
 };
 
 struct LeakyReLU : Module {
   explicit LeakyReLU(double slope);
   Tensor forward(const Tensor& x) override;
+  bool activation_slope(double* s) const override { return *s = slope, slope >= 0; }
   const double slope;
 };
 

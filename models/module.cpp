@@ -146,7 +146,19 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [name, child] : children()) y = child->forward(y);
+  const auto& ch = children();
+  for (size_t i = 0; i < ch.size(); ++i) {
+    double slope = 0;
+    if (i + 1 < ch.size() && ch[i + 1].second->activation_slope(&slope)) {
+      Tensor fused = ch[i].second->forward_act(y, slope);
+      if (fused.defined()) {
+        y = fused;
+        ++i;  // the activation ran inside its predecessor
+        continue;
+      }
+    }
+    y = ch[i].second->forward(y);
+  }
   return y;
 }
 

@@ -348,6 +348,21 @@ TEST_P(CudaBackendTest, RandomStreamsEqualTheCpu) {
   }
 }
 
+// BatchNorm's fused apply + activation: no activation, ReLU and LeakyReLU, NaN inputs kept.
+TEST_P(CudaBackendTest, ChannelAffineEqualsTheCpu) {
+  for (const Shape& sh : {Shape{32, 256, 8, 8}, Shape{3, 5, 7, 1}, Shape{1, 1, 1, 1}}) {
+    Tensor x = rnd(sh, -2, 2, 5);
+    const Tensor scale = rnd({sh[1]}, -1, 1, 6), shift = rnd({sh[1]}, -1, 1, 7);
+    for (const auto& [act, slope] : {std::pair{false, 0.0}, std::pair{true, 0.0}, std::pair{true, 0.2}}) {
+      Tensor y = empty(sh, t()), yg = full(sh, 7.0, t(), kGpu);
+      cpu().channel_affine(x.view(), scale.view(), shift.view(), sh[1], sh[2] * sh[3], act, slope, y.view());
+      gpu().channel_affine(x.to(kGpu).view(), scale.to(kGpu).view(), shift.to(kGpu).view(), sh[1], sh[2] * sh[3], act,
+                           slope, yg.view());
+      EXPECT_EQ(diff(yg, y), 0.0) << shape_str(sh) << " act " << act << " slope " << slope;
+    }
+  }
+}
+
 TEST_P(CudaBackendTest, InterpolatesEqualTheCpu) {
   const Tensor base = scalar(77.0, DType::F64), base_g = base.to(kGpu);
   for (const Shape& sh : {Shape{32, 3, 32, 32}, Shape{5, 7}, Shape{1, 1}, Shape{64, 1, 32, 32}}) {

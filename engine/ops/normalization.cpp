@@ -2,6 +2,8 @@
 //
 // batch_norm2d (training), per channel over (N, H, W) with n = N*H*W:
 //   forward   xhat = (x - mean) / sqrt(var + eps),  y = w xhat + b          (var biased)
+//             computed as y = x scale + shift in one pass (kernels/channel_affine.h), with the
+//             activation after it fused in for batch_norm2d_act (its mask then multiplies g first)
 //   backward  gb = sum g,  gw = sum g xhat,
 //             gx = w / sqrt(var + eps) * (g - mean g - xhat mean(g xhat))
 // The backward recomputes mean, var and xhat from the saved x with engine ops, so it is itself
@@ -43,20 +45,26 @@ Tensor batch_norm_input_grad(const Tensor& x, const Tensor& w, const Tensor& g, 
   return scale * (g - mean(g, kStatDims, true) - xhat * mean(g * xhat, kStatDims, true));
 }
 
+// act: the activation after the normalisation, fused into the same pass (slope 0: ReLU, else
+// LeakyReLU); its backward multiplies g by the activation's mask, read from the saved output (a
+// constant: y > 0 exactly where the pre-activation is, for slope >= 0).
 Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& running_mean,
-                        const Tensor& running_var, double momentum, double eps) {
+                        const Tensor& running_var, double momentum, double eps, bool act, double slope) {
   const int64_t n = x.size(0) * x.size(2) * x.size(3);
   MMGAN_CHECK(n > 1, "batch_norm2d: training needs more than one value per channel, got input ", x.str());
   Tensor y;
   {
     NoGradGuard ng;
-    const Tensor xd = x.detach();
+    const Tensor xd = x.detach().contiguous();
     const Tensor mu = mean(xd, kStatDims, true);
-    const Tensor xc = xd - mu;
-    const Tensor var = mean(square(xc), kStatDims, true);
-    y = xc * pow(var + eps, -0.5);
-    if (w.defined()) y = y * channel(w.detach());
-    if (b.defined()) y = y + channel(b.detach());
+    const Tensor var = mean(square(xd - mu), kStatDims, true);
+    // y = act(x scale + shift), scale = w / sqrt(var + eps), shift = b - mean scale: one pass over x.
+    Tensor scale = pow(var + eps, -0.5);
+    if (w.defined()) scale = channel(w.detach()) * scale;
+    const Tensor shift = b.defined() ? channel(b.detach()) - mu * scale : neg(mu * scale);
+    y = empty_like(xd);
+    detail::backend_of(xd).channel_affine(xd.view(), scale.contiguous().view(), shift.contiguous().view(), x.size(1),
+                                          x.size(2) * x.size(3), act, slope, y.view());
     if (running_mean.defined()) {
       Tensor rm = running_mean;
       rm.copy_(running_mean * (1 - momentum) + mu.reshape({-1}) * momentum);
@@ -66,8 +74,13 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, const
       rv.copy_(running_var * (1 - momentum) + var.reshape({-1}) * (momentum * double(n) / double(n - 1)));
     }
   }
-  return Recorder("batch_norm2d").input(x).input(w).input(b).save(x).save(w).finish(y, [eps](BackwardContext& c) {
-    const Tensor g = c.grad(), x = c.saved(0), w = c.saved(1);
+  Recorder r("batch_norm2d");
+  r.input(x).input(w).input(b).save(x).save(w);
+  if (act) r.save_output();
+  return r.finish(y, [eps, act, slope](BackwardContext& c) {
+    const Tensor x = c.saved(0), w = c.saved(1);
+    Tensor g = c.grad();
+    if (act) g = g * (gt(c.saved(2), 0.0) * (1 - slope) + slope);
     Tensor gx, gw, gb;
     if (c.needs(0)) gx = batch_norm_input_grad(x, w, g, eps);
     if (c.needs(1)) {
@@ -85,8 +98,11 @@ Tensor l2_normalize(const Tensor& a, double eps) {
 
 }  // namespace
 
-Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                    const Tensor& running_var, bool training, double momentum, double eps) {
+namespace {
+
+Tensor batch_norm2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, bool training, double momentum, double eps, bool act,
+                         double slope) {
   MMGAN_CHECK(x.dim() == 4, "batch_norm2d: input must be [N, C, H, W], got ", x.str());
   check_channel_vector("weight", weight, x);
   check_channel_vector("bias", bias, x);
@@ -95,13 +111,27 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   MMGAN_CHECK((!running_mean.defined() || !running_mean.requires_grad()) &&
                   (!running_var.defined() || !running_var.requires_grad()),
               "batch_norm2d: running statistics must not require grad (they are buffers)");
-  if (training) return batch_norm_train(x, weight, bias, running_mean, running_var, momentum, eps);
+  MMGAN_CHECK(slope >= 0, "batch_norm2d_act: the activation's slope must be >= 0, got ", slope);
+  if (training) return batch_norm_train(x, weight, bias, running_mean, running_var, momentum, eps, act, slope);
   MMGAN_CHECK(running_mean.defined() && running_var.defined(),
               "batch_norm2d: eval mode needs running_mean and running_var");
   Tensor y = (x - channel(running_mean)) * channel(pow(running_var + eps, -0.5));
   if (weight.defined()) y = y * channel(weight);
   if (bias.defined()) y = y + channel(bias);
-  return y;
+  if (!act) return y;
+  return slope == 0 ? relu(y) : leaky_relu(y, slope);
+}
+
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                    const Tensor& running_var, bool training, double momentum, double eps) {
+  return batch_norm2d_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, false, 0);
+}
+
+Tensor batch_norm2d_act(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                        const Tensor& running_var, bool training, double slope, double momentum, double eps) {
+  return batch_norm2d_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, true, slope);
 }
 
 Tensor spectral_normalize(const Tensor& w, const Tensor& u, const Tensor& v, int64_t dim, bool power_iteration,

@@ -49,6 +49,10 @@ void avg_pool2d_adjoint(const PoolGeom& g, const View& gy, const View& gx);
 // Bilinear resize (align_corners=False) and its adjoint.
 void resize_bilinear(const ResizeGeom& g, const View& x, const View& y);
 void resize_bilinear_adjoint(const ResizeGeom& g, const View& gy, const View& gx);
+// BatchNorm's apply step fused with its activation (channel_affine.h): x, y [N, channels, inner]
+// contiguous, scale and shift [channels].
+void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,
+                    double slope, const View& y);
 // Philox draws (see philox.h for the stream layout and the key). dst contiguous.
 void fill_uniform(const View& dst, const PhiloxKey& key, double lo, double hi);
 void fill_normal(const View& dst, const PhiloxKey& key, double mean, double std);

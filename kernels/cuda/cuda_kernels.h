@@ -26,6 +26,10 @@ void where(cudaStream_t s, const View& cond, const View& a, const View& b, const
 void copy(cudaStream_t s, const View& src, const View& dst);
 void fill(cudaStream_t s, const View& dst, double value);
 
+// BatchNorm's apply step fused with its activation (elementwise.cu; channel_affine.h).
+void channel_affine(cudaStream_t s, const View& x, const View& scale, const View& shift, int64_t channels,
+                    int64_t inner, bool act, double slope, const View& y);
+
 // Reductions (reduce.cu): accumulate in double, NaN-propagating max/min, one pass per row.
 void reduce(cudaStream_t s, ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out);
 void row_reduce(cudaStream_t s, RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out);

@@ -79,6 +79,8 @@ T = {
     "conv2d_weight": lambda x, gy: torch.nn.grad.conv2d_weight(x, (3, 2, 3, 3), gy, stride=2, padding=1),
     "batch_norm_train": lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
     "batch_norm_train_noaffine": lambda x: F.batch_norm(x, None, None, training=True),
+    "batch_norm_leaky_train": lambda x, w, b: F.leaky_relu(F.batch_norm(x, None, None, w, b, training=True), 0.2),
+    "batch_norm_relu_train": lambda x, w, b: F.relu(F.batch_norm(x, None, None, w, b, training=True)),
     "batch_norm_eval": lambda x, w, b, rm, rv: F.batch_norm(x, rm, rv, w, b, training=False),
     "spectral_dim0": lambda w, u, v: w / (u @ (w.reshape(3, -1) @ v)),
     "spectral_dim1": lambda w, u, v: w / (u @ (w.transpose(0, 1).reshape(3, -1) @ v)),
