@@ -46,6 +46,8 @@ class Backend {
   virtual void where(const View& cond, const View& a, const View& b, const View& out) = 0;
   virtual void copy(const View& src, const View& dst) = 0;  // strided, with dtype conversion
   virtual void fill(const View& dst, double value) = 0;
+  // BatchNorm's batch statistics: per channel of x [N, channels, inner], mean and biased variance.
+  virtual void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var) = 0;
   // BatchNorm's apply step fused with its activation (kernels/channel_affine.h); contiguous operands.
   virtual void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner,
                               bool act, double slope, const View& y) = 0;

@@ -68,6 +68,9 @@ class CpuBackend final : public Backend {
   void fill(const View& dst, double value) override {
     run([=] { kc::fill(dst, value); });
   }
+  void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var) override {
+    run([=] { kc::channel_moments(x, channels, inner, mean, var); });
+  }
   void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,
                       double slope, const View& y) override {
     run([=] { kc::channel_affine(x, scale, shift, channels, inner, act, slope, y); });

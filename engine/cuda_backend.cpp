@@ -62,6 +62,10 @@ class CudaBackend final : public Backend {
     kc::DeviceGuard g(index_);
     kc::fill(ctx_.stream(), dst, value);
   }
+  void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var) override {
+    kc::DeviceGuard g(index_);
+    kc::channel_moments(ctx_.stream(), x, channels, inner, mean, var);
+  }
   void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,
                       double slope, const View& y) override {
     kc::DeviceGuard g(index_);

@@ -348,10 +348,17 @@ TEST_P(CudaBackendTest, RandomStreamsEqualTheCpu) {
   }
 }
 
-// BatchNorm's fused apply + activation: no activation, ReLU and LeakyReLU, NaN inputs kept.
-TEST_P(CudaBackendTest, ChannelAffineEqualsTheCpu) {
-  for (const Shape& sh : {Shape{32, 256, 8, 8}, Shape{3, 5, 7, 1}, Shape{1, 1, 1, 1}}) {
-    Tensor x = rnd(sh, -2, 2, 5);
+// BatchNorm's kernels: the batch moments (double accumulation in another order: to rounding) and
+// the fused apply + activation (no activation, ReLU and LeakyReLU; bit for bit).
+TEST_P(CudaBackendTest, BatchNormKernelsEqualTheCpu) {
+  for (const Shape& sh : {Shape{32, 256, 8, 8}, Shape{3, 5, 7, 1}, Shape{1, 1, 1, 1}, Shape{64, 3, 32, 32}}) {
+    Tensor x = rnd(sh, -2, 2, 5) + 3.0;  // an offset mean, as real activations have
+    Tensor m = empty({sh[1]}, t()), v = empty({sh[1]}, t());
+    Tensor mg = full({sh[1]}, 7.0, t(), kGpu), vg = full({sh[1]}, 7.0, t(), kGpu);
+    cpu().channel_moments(x.view(), sh[1], sh[2] * sh[3], m.view(), v.view());
+    gpu().channel_moments(x.to(kGpu).view(), sh[1], sh[2] * sh[3], mg.view(), vg.view());
+    EXPECT_LT(diff(mg, m), tol(t())) << "mean " << shape_str(sh);
+    EXPECT_LT(diff(vg, v), tol(t())) << "variance " << shape_str(sh);
     const Tensor scale = rnd({sh[1]}, -1, 1, 6), shift = rnd({sh[1]}, -1, 1, 7);
     for (const auto& [act, slope] : {std::pair{false, 0.0}, std::pair{true, 0.0}, std::pair{true, 0.2}}) {
       Tensor y = empty(sh, t()), yg = full(sh, 7.0, t(), kGpu);

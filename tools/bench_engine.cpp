@@ -45,6 +45,18 @@ void BM_BinaryAdd(benchmark::State& st) {
 }
 BENCHMARK(BM_BinaryAdd);
 
+// Training-mode BatchNorm + LeakyReLU forward on DCGAN32 D's second layer output [32, 256, 8, 8]:
+// arg 0 the separate ops (normalise, scale, shift, activation), arg 1 fused (batch_norm2d_act).
+void BM_BatchNormLeakyForward(benchmark::State& st) {
+  Generator g(4);
+  const Tensor x = randn({32, 256, 8, 8}, g), w = ones({256}), b = zeros({256});
+  NoGradGuard ng;
+  for (auto _ : st)
+    benchmark::DoNotOptimize(st.range(0) ? batch_norm2d_act(x, w, b, {}, {}, true, 0.2)
+                                         : leaky_relu(batch_norm2d(x, w, b, {}, {}, true), 0.2));
+}
+BENCHMARK(BM_BatchNormLeakyForward)->Arg(0)->Arg(1);
+
 void BM_PerSampleLinf(benchmark::State& st) {
   Generator g(1);
   Tensor x = randn({64, 3, 32, 32}, g);

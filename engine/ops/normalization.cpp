@@ -2,7 +2,8 @@
 //
 // batch_norm2d (training), per channel over (N, H, W) with n = N*H*W:
 //   forward   xhat = (x - mean) / sqrt(var + eps),  y = w xhat + b          (var biased)
-//             computed as y = x scale + shift in one pass (kernels/channel_affine.h), with the
+//             computed from the batch moments (one call, two sweeps in double) as
+//             y = x scale + shift in one more pass (kernels/channel_affine.h), with the
 //             activation after it fused in for batch_norm2d_act (its mask then multiplies g first)
 //   backward  gb = sum g,  gw = sum g xhat,
 //             gx = w / sqrt(var + eps) * (g - mean g - xhat mean(g xhat))
@@ -56,15 +57,16 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, const
   {
     NoGradGuard ng;
     const Tensor xd = x.detach().contiguous();
-    const Tensor mu = mean(xd, kStatDims, true);
-    const Tensor var = mean(square(xd - mu), kStatDims, true);
+    const int64_t c = x.size(1), inner = x.size(2) * x.size(3);
+    Tensor mu = empty({1, c, 1, 1}, x.dtype(), x.device()), var = empty({1, c, 1, 1}, x.dtype(), x.device());
+    detail::backend_of(xd).channel_moments(xd.view(), c, inner, mu.view(), var.view());
     // y = act(x scale + shift), scale = w / sqrt(var + eps), shift = b - mean scale: one pass over x.
     Tensor scale = pow(var + eps, -0.5);
     if (w.defined()) scale = channel(w.detach()) * scale;
     const Tensor shift = b.defined() ? channel(b.detach()) - mu * scale : neg(mu * scale);
     y = empty_like(xd);
-    detail::backend_of(xd).channel_affine(xd.view(), scale.contiguous().view(), shift.contiguous().view(), x.size(1),
-                                          x.size(2) * x.size(3), act, slope, y.view());
+    detail::backend_of(xd).channel_affine(xd.view(), scale.contiguous().view(), shift.contiguous().view(), c, inner,
+                                          act, slope, y.view());
     if (running_mean.defined()) {
       Tensor rm = running_mean;
       rm.copy_(running_mean * (1 - momentum) + mu.reshape({-1}) * momentum);

@@ -49,6 +49,10 @@ void avg_pool2d_adjoint(const PoolGeom& g, const View& gy, const View& gx);
 // Bilinear resize (align_corners=False) and its adjoint.
 void resize_bilinear(const ResizeGeom& g, const View& x, const View& y);
 void resize_bilinear_adjoint(const ResizeGeom& g, const View& gy, const View& gx);
+// BatchNorm's batch statistics in one call: per channel of x [N, channels, inner] (contiguous),
+// the mean and the biased variance (two sweeps, accumulated in double: the mean, then the squared
+// deviations from it).
+void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var);
 // BatchNorm's apply step fused with its activation (channel_affine.h): x, y [N, channels, inner]
 // contiguous, scale and shift [channels].
 void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,

@@ -26,6 +26,9 @@ void where(cudaStream_t s, const View& cond, const View& a, const View& b, const
 void copy(cudaStream_t s, const View& src, const View& dst);
 void fill(cudaStream_t s, const View& dst, double value);
 
+// BatchNorm's batch statistics (reduce.cu): per channel, mean and biased variance, in double.
+void channel_moments(cudaStream_t s, const View& x, int64_t channels, int64_t inner, const View& mean,
+                     const View& var);
 // BatchNorm's apply step fused with its activation (elementwise.cu; channel_affine.h).
 void channel_affine(cudaStream_t s, const View& x, const View& scale, const View& shift, int64_t channels,
                     int64_t inner, bool act, double slope, const View& y);

@@ -414,4 +414,42 @@ void row_reduce(cudaStream_t s, RowOp op, double param, const View& x, int64_t n
     row_reduce_dispatch<double>(s, op, param, x, n, d, out);
 }
 
+namespace {
+// One block per channel: two sweeps over the channel's n * inner values (the CPU's order of
+// operations per thread differs, so float64 results agree to rounding, not bit for bit).
+template <class T>
+__global__ void __launch_bounds__(256)
+    channel_moments_kernel(const T* x, int64_t n, int64_t c, int64_t inner, T* mean, T* var) {
+  __shared__ double smem[32];
+  __shared__ double bcast;
+  const int64_t ch = blockIdx.x, count = n * inner;
+  double s = 0;
+  for (int64_t e = threadIdx.x; e < count; e += blockDim.x) s += double(x[((e / inner) * c + ch) * inner + e % inner]);
+  const double m = block_allreduce<DSum>(s, smem, &bcast) / double(count);
+  double q = 0;
+  for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
+    const double d = double(x[((e / inner) * c + ch) * inner + e % inner]) - m;
+    q += d * d;
+  }
+  q = block_reduce<DSum>(q, smem);
+  if (threadIdx.x == 0) {
+    mean[ch] = T(m);
+    var[ch] = T(q / double(count));
+  }
+}
+}  // namespace
+
+void channel_moments(cudaStream_t s, const View& x, int64_t channels, int64_t inner, const View& mean,
+                     const View& var) {
+  if (channels <= 0 || inner <= 0) return;
+  const int64_t n = x.numel() / (channels * inner);
+  if (x.dtype == DType::F32)
+    channel_moments_kernel<float><<<unsigned(channels), 256, 0, s>>>(x.ptr<float>(), n, channels, inner,
+                                                                         mean.ptr<float>(), var.ptr<float>());
+  else
+    channel_moments_kernel<double><<<unsigned(channels), 256, 0, s>>>(x.ptr<double>(), n, channels, inner,
+                                                                          mean.ptr<double>(), var.ptr<double>());
+  MMGAN_CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace mmgan::kernels::cuda
