@@ -230,7 +230,9 @@ ConvGeom dcgan32_geom(int64_t batch, int layer) {
   return g;
 }
 
-void BM_ConvCudnn(benchmark::State& st) {
+// One conv pass on a DCGAN32 shape through cuDNN or the implicit GEMM (both with TF32 allowed, as
+// by default). Args: batch, layer, pass (0 forward, 1 backward-data, 2 backward-filter).
+void conv_pass(benchmark::State& st, bool igemm) {
   const ConvGeom g = dcgan32_geom(st.range(0), int(st.range(1)));
   const int pass = int(st.range(2));
   Floats x(g.n * g.c * g.h * g.w), w(g.o * g.c * g.kh * g.kw), y(g.n * g.o * g.oh * g.ow);
@@ -239,26 +241,20 @@ void BM_ConvCudnn(benchmark::State& st) {
   const View yv = view(y.buf.get(), DType::F32, {g.n, g.o, g.oh, g.ow});
   const double flops = 2.0 * double(g.n * g.o * g.oh * g.ow) * double(g.c * g.kh * g.kw);
   std::function<void()> f;
-  if (pass == 0) f = [&] { kc::cudnn_conv2d(ctx(), g, xv, wv, yv); };
-  if (pass == 1) f = [&] { kc::cudnn_conv2d_input_grad(ctx(), g, yv, wv, xv); };
-  if (pass == 2) f = [&] { kc::cudnn_conv2d_weight_grad(ctx(), g, xv, yv, wv); };
+  if (pass == 0)
+    f = igemm ? std::function<void()>([&] { kc::igemm_conv2d(ctx(), g, x.f(), w.f(), y.f()); })
+              : [&] { kc::cudnn_conv2d(ctx(), g, xv, wv, yv); };
+  if (pass == 1)
+    f = igemm ? std::function<void()>([&] { kc::igemm_conv2d_input_grad(ctx(), g, y.f(), w.f(), x.f()); })
+              : [&] { kc::cudnn_conv2d_input_grad(ctx(), g, yv, wv, xv); };
+  if (pass == 2)
+    f = igemm ? std::function<void()>([&] { kc::igemm_conv2d_weight_grad(ctx(), g, x.f(), y.f(), w.f()); })
+              : [&] { kc::cudnn_conv2d_weight_grad(ctx(), g, xv, yv, wv); };
   for (auto _ : st) report_flops(st, time_calls(f), flops);
 }
+void BM_ConvCudnn(benchmark::State& st) { conv_pass(st, false); }
+void BM_ConvIgemm(benchmark::State& st) { conv_pass(st, true); }  // read next to BM_ConvCudnn
 BENCHMARK(BM_ConvCudnn)->ArgsProduct({{32, 64}, {0, 1, 2, 3, 4}, {0, 1, 2}})->UseManualTime();
-
-// The hand-written implicit-GEMM conv (TF32 tensor cores) on the same shapes and passes, to read
-// next to BM_ConvCudnn (TF32 allowed there too, as by default).
-void BM_ConvIgemm(benchmark::State& st) {
-  const ConvGeom g = dcgan32_geom(st.range(0), int(st.range(1)));
-  const int pass = int(st.range(2));
-  Floats x(g.n * g.c * g.h * g.w), w(g.o * g.c * g.kh * g.kw), y(g.n * g.o * g.oh * g.ow);
-  const double flops = 2.0 * double(g.n * g.o * g.oh * g.ow) * double(g.c * g.kh * g.kw);
-  std::function<void()> f;
-  if (pass == 0) f = [&] { kc::igemm_conv2d(ctx(), g, x.f(), w.f(), y.f()); };
-  if (pass == 1) f = [&] { kc::igemm_conv2d_input_grad(ctx(), g, y.f(), w.f(), x.f()); };
-  if (pass == 2) f = [&] { kc::igemm_conv2d_weight_grad(ctx(), g, x.f(), y.f(), w.f()); };
-  for (auto _ : st) report_flops(st, time_calls(f), flops);
-}
 BENCHMARK(BM_ConvIgemm)->ArgsProduct({{32, 64}, {0, 1, 2, 3, 4}, {0, 1, 2}})->UseManualTime();
 
 // The FID Inception's pooling and resizing at batch 8 (as tools/bench_engine.cpp on the CPU).

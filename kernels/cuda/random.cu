@@ -11,6 +11,7 @@
 
 #include "../interpolate.h"
 #include "../philox.h"
+#include "../rounding.h"
 #include "check.h"
 #include "launch.h"
 #include "cuda_kernels.h"
@@ -36,7 +37,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int l = 0; l < G; ++l) {
       const uint64_t i = base + uint64_t(l);
-      if (i < uint64_t(n)) p[i] = T(__dadd_rn(lo, __dmul_rn(span, double(uniform_at<T>(seed, offset, i)))));
+      if (i < uint64_t(n)) p[i] = T(rn::add(lo, rn::mul(span, double(uniform_at<T>(seed, offset, i)))));
     }
   }
 }
@@ -51,11 +52,11 @@ __global__ void __launch_bounds__(kThreads)
     // Box-Muller on uniforms 2j and 2j+1; 1-u keeps the log finite.
     const double u1 = 1.0 - double(uniform_at<T>(seed, offset, uint64_t(2 * j)));
     const double u2 = double(uniform_at<T>(seed, offset, uint64_t(2 * j + 1)));
-    const double r = __dsqrt_rn(-2.0 * log(u1));
+    const double r = rn::root(-2.0 * log(u1));
     const double a = 6.283185307179586 * u2;
-    const double sr = __dmul_rn(std, r);  // the CPU's std * r * cos(a) is (std * r) * cos(a)
-    p[2 * j] = T(__dadd_rn(mean, __dmul_rn(sr, cos(a))));
-    if (2 * j + 1 < n) p[2 * j + 1] = T(__dadd_rn(mean, __dmul_rn(sr, sin(a))));
+    const double sr = rn::mul(std, r);  // the CPU's std * r * cos(a) is (std * r) * cos(a)
+    p[2 * j] = T(rn::add(mean, rn::mul(sr, cos(a))));
+    if (2 * j + 1 < n) p[2 * j + 1] = T(rn::add(mean, rn::mul(sr, sin(a))));
   }
 }
 

@@ -3,7 +3,7 @@
 // element the CPU's sequential scan picks: the first occurrence of the extreme value, or the last
 // NaN when there is one; r == 0 gives 0), and the per-row gradient norms of a contiguous [n, d]
 // block (L1, L2, L-infinity with NaN propagation, smooth max and logsumexp shifted by the row max
-// exactly as on the CPU; all in double). Products are rounded separately (__dmul_rn) so that no
+// exactly as on the CPU; all in double). Products are rounded separately (rounding.h) so that no
 // FMA contraction changes a term the CPU computes in two roundings.
 // Checked call by call against the CPU backend by tests/test_cuda_backend.cpp; timed in
 // tools/bench_kernels.cu.
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "../rounding.h"
 #include "check.h"
 #include "context.h"
 #include "cuda_kernels.h"
@@ -349,7 +350,7 @@ __global__ void __launch_bounds__(256) row_reduce_kernel(double c, const T* x, i
       double acc = 0;
       for (int64_t k = threadIdx.x; k < d; k += blockDim.x) {
         const double v = double(p[k]);
-        acc += __dmul_rn(v, v);
+        acc += rn::mul(v, v);
       }
       res = sqrt(block_reduce<DSum>(acc, smem_d));
     } else if constexpr (OP == RowOp::LInf) {
@@ -361,14 +362,14 @@ __global__ void __launch_bounds__(256) row_reduce_kernel(double c, const T* x, i
       res = block_reduce<DMaxNaN>(acc, smem_d);
     } else {  // SmoothMax (c = s) or LogSumExp (c = 1): shift by max_k c x_k, as the CPU does
       double m = -CUDART_INF;
-      for (int64_t k = threadIdx.x; k < d; k += blockDim.x) m = fmax(m, __dmul_rn(c, double(p[k])));
+      for (int64_t k = threadIdx.x; k < d; k += blockDim.x) m = fmax(m, rn::mul(c, double(p[k])));
       m = block_allreduce<DFMax>(m, smem_d, &bcast);
       Pair acc{0.0, 0.0};  // a: sum x e, b: sum e
       for (int64_t k = threadIdx.x; k < d; k += blockDim.x) {
         const double v = double(p[k]);
-        const double e = exp(__dmul_rn(c, v) - m);
+        const double e = exp(rn::mul(c, v) - m);
         acc.b += e;
-        if constexpr (OP == RowOp::SmoothMax) acc.a += __dmul_rn(v, e);
+        if constexpr (OP == RowOp::SmoothMax) acc.a += rn::mul(v, e);
       }
       acc = block_reduce<PairSum>(acc, smem_p);
       if constexpr (OP == RowOp::SmoothMax) res = acc.a / acc.b;
