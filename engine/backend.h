@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "../kernels/adam_math.h"
+#include "../kernels/batch_norm.h"
 #include "../kernels/conv_geom.h"
 #include "../kernels/op_codes.h"
 #include "../kernels/philox.h"
@@ -48,9 +49,13 @@ class Backend {
   virtual void fill(const View& dst, double value) = 0;
   // BatchNorm's batch statistics: per channel of x [N, channels, inner], mean and biased variance.
   virtual void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var) = 0;
-  // BatchNorm's apply step fused with its activation (kernels/channel_affine.h); contiguous operands.
+  // BatchNorm's apply step fused with its activation (kernels/batch_norm.h); contiguous operands.
   virtual void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner,
                               bool act, double slope, const View& y) = 0;
+  // BatchNorm's backward (kernels/batch_norm.h): gw, gb [channels], then gx from them.
+  virtual void batch_norm_grad_reduce(const kernels::BatchNormGrad& a, const View& gw, const View& gb) = 0;
+  virtual void batch_norm_grad_input(const kernels::BatchNormGrad& a, const View& gw, const View& gb,
+                                     const View& gx) = 0;
 
   // Reductions.
   virtual void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) = 0;

@@ -75,6 +75,13 @@ class CpuBackend final : public Backend {
                       double slope, const View& y) override {
     run([=] { kc::channel_affine(x, scale, shift, channels, inner, act, slope, y); });
   }
+  void batch_norm_grad_reduce(const kernels::BatchNormGrad& a, const View& gw, const View& gb) override {
+    run([=] { kc::batch_norm_grad_reduce(a, gw, gb); });
+  }
+  void batch_norm_grad_input(const kernels::BatchNormGrad& a, const View& gw, const View& gb,
+                             const View& gx) override {
+    run([=] { kc::batch_norm_grad_input(a, gw, gb, gx); });
+  }
   void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) override {
     run([=] { kc::reduce(op, x, outer, r, inner, out); });
   }

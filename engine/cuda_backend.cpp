@@ -71,6 +71,15 @@ class CudaBackend final : public Backend {
     kc::DeviceGuard g(index_);
     kc::channel_affine(ctx_.stream(), x, scale, shift, channels, inner, act, slope, y);
   }
+  void batch_norm_grad_reduce(const kernels::BatchNormGrad& a, const View& gw, const View& gb) override {
+    kc::DeviceGuard g(index_);
+    kc::batch_norm_grad_reduce(ctx_.stream(), a, gw, gb);
+  }
+  void batch_norm_grad_input(const kernels::BatchNormGrad& a, const View& gw, const View& gb,
+                             const View& gx) override {
+    kc::DeviceGuard g(index_);
+    kc::batch_norm_grad_input(ctx_.stream(), a, gw, gb, gx);
+  }
   void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) override {
     kc::DeviceGuard g(index_);
     kc::reduce(ctx_.stream(), op, x, outer, r, inner, out);

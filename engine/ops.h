@@ -122,6 +122,13 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 Tensor batch_norm2d_act(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double slope, double momentum = 0.1,
                         double eps = 1e-5);
+// The input, weight and bias gradients (gx, gw, gb) of training-mode batch_norm2d for the output
+// gradient grad; weight undefined: no affine (gw is still sum grad xhat). With act_output, the
+// output of batch_norm2d_act(..., slope), the activation's mask is read from it (a constant) and
+// applies to grad first. The backward those ops record; two kernels, differentiable to any order
+// in x, weight and grad.
+std::vector<Tensor> batch_norm2d_backward(const Tensor& x, const Tensor& weight, const Tensor& grad,
+                                          const Tensor& act_output = {}, double slope = 0, double eps = 1e-5);
 // Spectral normalisation as torch.nn.utils.spectral_norm: w / sigma with sigma = u . (W v), W = w
 // with dimension `dim` moved first and flattened to [h, rest], u [h], v [rest] constants. With
 // power_iteration, first (in place, outside autograd): v <- normalize(W^T u), u <- normalize(W v),

@@ -366,6 +366,24 @@ TEST_P(CudaBackendTest, BatchNormKernelsEqualTheCpu) {
       gpu().channel_affine(x.to(kGpu).view(), scale.to(kGpu).view(), shift.to(kGpu).view(), sh[1], sh[2] * sh[3], act,
                            slope, yg.view());
       EXPECT_EQ(diff(yg, y), 0.0) << shape_str(sh) << " act " << act << " slope " << slope;
+      // The backward's two kernels, the mask read from this y.
+      const Tensor g = rnd(sh, -1, 1, 8), w = rnd({sh[1]}, -1, 1, 9), is = rnd({sh[1]}, 0.5, 2, 10);
+      kernels::BatchNormGrad a;
+      a.g = g.view(), a.y = y.view(), a.x = x.view(), a.mean = m.view(), a.invstd = is.view(), a.weight = w.view();
+      a.channels = sh[1], a.inner = sh[2] * sh[3], a.act = act, a.slope = slope;
+      const Tensor gg = g.to(kGpu), ygg = y.to(kGpu), xg = x.to(kGpu), wg = w.to(kGpu), isg = is.to(kGpu);
+      kernels::BatchNormGrad ag = a;
+      ag.g = gg.view(), ag.y = ygg.view(), ag.x = xg.view(), ag.mean = mg.view(), ag.invstd = isg.view(),
+      ag.weight = wg.view();
+      Tensor gw = empty({sh[1]}, t()), gb = empty({sh[1]}, t()), gx = empty(sh, t());
+      Tensor gwg = full({sh[1]}, 7.0, t(), kGpu), gbg = full({sh[1]}, 7.0, t(), kGpu), gxg = full(sh, 7.0, t(), kGpu);
+      cpu().batch_norm_grad_reduce(a, gw.view(), gb.view());
+      cpu().batch_norm_grad_input(a, gw.view(), gb.view(), gx.view());
+      gpu().batch_norm_grad_reduce(ag, gwg.view(), gbg.view());
+      gpu().batch_norm_grad_input(ag, gwg.view(), gbg.view(), gxg.view());
+      EXPECT_LT(diff(gbg, gb), tol(t())) << "grad bias " << shape_str(sh) << " act " << act << " slope " << slope;
+      EXPECT_LT(diff(gwg, gw), tol(t())) << "grad weight " << shape_str(sh) << " act " << act << " slope " << slope;
+      EXPECT_LT(diff(gxg, gx), tol(t())) << "grad input " << shape_str(sh) << " act " << act << " slope " << slope;
     }
   }
 }

@@ -26,6 +26,13 @@ struct OpCase {
 
 void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 
+// The outputs of a multi-output op as one vector.
+Tensor flat(const std::vector<Tensor>& outs) {
+  std::vector<Tensor> parts;
+  for (const Tensor& t : outs) parts.push_back(t.reshape({-1}));
+  return concat(parts, 0);
+}
+
 std::vector<OpCase> cases() {
   using D = Domain;
   const Shape s34{3, 4}, s234{2, 3, 4}, s323{3, 2, 3};
@@ -105,6 +112,14 @@ std::vector<OpCase> cases() {
        [](const std::vector<Tensor>& x) { return batch_norm2d_act(x[0], x[1], x[2], {}, {}, true, 0.0); }},
       {"batch_norm_train_noaffine", {{{3, 2, 2, 3}, D::Any}},
        u([](const Tensor& x) { return batch_norm2d(x, {}, {}, {}, {}, true); })},
+      // The backward op by itself, its three outputs flattened into one vector, so gradcheck
+      // checks its double backward and gradgradcheck its third order against finite differences.
+      {"batch_norm_backward", {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{3, 2, 3, 2}, D::Any}},
+       [](const std::vector<Tensor>& x) { return flat(batch_norm2d_backward(x[0], x[1], x[2])); }},
+      {"batch_norm_leaky_backward", {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{3, 2, 3, 2}, D::Any}, {{3, 2, 3, 2}, D::Const}},
+       [](const std::vector<Tensor>& x) { return flat(batch_norm2d_backward(x[0], x[1], x[2], x[3], 0.2)); }},
+      {"batch_norm_backward_noaffine", {{{2, 3, 2, 3}, D::Any}, {{2, 3, 2, 3}, D::Any}},
+       b([](const Tensor& x, const Tensor& g) { return flat(batch_norm2d_backward(x, {}, g)); })},
       {"batch_norm_eval",
        {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{2}, D::Any}, {{2}, D::Const}, {{2}, D::PositiveConst}},
        [](const std::vector<Tensor>& x) { return batch_norm2d(x[0], x[1], x[2], x[3], x[4], false); }},

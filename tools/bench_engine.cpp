@@ -57,6 +57,27 @@ void BM_BatchNormLeakyForward(benchmark::State& st) {
 }
 BENCHMARK(BM_BatchNormLeakyForward)->Arg(0)->Arg(1);
 
+// BatchNorm + LeakyReLU in training mode, forward and backward through autograd, on the same
+// shape: arg 0 BatchNorm written in elementary engine ops (batch mean and variance, normalise,
+// scale, shift, activation; autograd differentiates each), arg 1 batch_norm2d_act (its fused
+// forward, and its backward in two kernels).
+void BM_BatchNormLeakyTrain(benchmark::State& st) {
+  Generator g(4);
+  const Tensor x = randn({32, 256, 8, 8}, g).requires_grad_(true), gy = randn({32, 256, 8, 8}, g);
+  const Tensor w = ones({256}).requires_grad_(true), b = zeros({256}).requires_grad_(true);
+  const std::vector<int64_t> dims{0, 2, 3};
+  auto composite = [&] {
+    const Tensor xc = x - mean(x, dims, true);
+    const Tensor xhat = xc * pow(mean(square(xc), dims, true) + 1e-5, -0.5);
+    return leaky_relu(xhat * w.reshape({1, -1, 1, 1}) + b.reshape({1, -1, 1, 1}), 0.2);
+  };
+  for (auto _ : st) {
+    const Tensor y = st.range(0) ? batch_norm2d_act(x, w, b, {}, {}, true, 0.2) : composite();
+    benchmark::DoNotOptimize(grad({y}, {x, w, b}, {gy}));
+  }
+}
+BENCHMARK(BM_BatchNormLeakyTrain)->Arg(0)->Arg(1);
+
 void BM_PerSampleLinf(benchmark::State& st) {
   Generator g(1);
   Tensor x = randn({64, 3, 32, 32}, g);

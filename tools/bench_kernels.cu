@@ -178,6 +178,44 @@ void BM_Interpolate(benchmark::State& st) {
 }
 BENCHMARK(BM_Interpolate)->Arg(64)->Arg(1024)->UseManualTime();
 
+// Training-mode BatchNorm + LeakyReLU on DCGAN32 G's BatchNorm inputs ([batch, 512, 4, 4],
+// [batch, 256, 8, 8], [batch, 128, 16, 16]). Forward: the moments (two sweeps over x) and the
+// fused apply (read x, write y), 16 bytes per value. Backward: the reduction (read g, y, x) and the
+// input gradient (read g, y, x, write gx), 28 bytes per value.
+struct BatchNormShape {
+  int64_t c, inner;
+};
+constexpr BatchNormShape kBatchNormShapes[] = {{512, 16}, {256, 64}, {128, 256}};
+
+void BM_BatchNormForward(benchmark::State& st) {
+  const int64_t c = kBatchNormShapes[st.range(1)].c, inner = kBatchNormShapes[st.range(1)].inner;
+  const int64_t n = st.range(0) * c * inner;
+  Floats x(n), y(n), mean(c), var(c), scale(c), shift(c);
+  for (auto _ : st)
+    report_bandwidth(st, time_calls([&] {
+                       kc::channel_moments(ctx().stream(), x.v, c, inner, mean.v, var.v);
+                       kc::channel_affine(ctx().stream(), x.v, scale.v, shift.v, c, inner, true, 0.2, y.v);
+                     }),
+                     16.0 * double(n));
+}
+BENCHMARK(BM_BatchNormForward)->ArgsProduct({{32, 64}, {0, 1, 2}})->UseManualTime();
+
+void BM_BatchNormBackward(benchmark::State& st) {
+  const int64_t c = kBatchNormShapes[st.range(1)].c, inner = kBatchNormShapes[st.range(1)].inner;
+  const int64_t n = st.range(0) * c * inner;
+  Floats g(n), y(n), x(n), gx(n), mean(c), invstd(c), weight(c), gw(c), gb(c);
+  BatchNormGrad a;
+  a.g = g.v, a.y = y.v, a.x = x.v, a.mean = mean.v, a.invstd = invstd.v, a.weight = weight.v;
+  a.channels = c, a.inner = inner, a.act = true, a.slope = 0.2;
+  for (auto _ : st)
+    report_bandwidth(st, time_calls([&] {
+                       kc::batch_norm_grad_reduce(ctx().stream(), a, gw.v, gb.v);
+                       kc::batch_norm_grad_input(ctx().stream(), a, gw.v, gb.v, gx.v);
+                     }),
+                     28.0 * double(n));
+}
+BENCHMARK(BM_BatchNormBackward)->ArgsProduct({{32, 64}, {0, 1, 2}})->UseManualTime();
+
 // Multi-tensor Adam over DCGAN32's D parameters (h = 128, 3 colours, BatchNorm: 11 tensors,
 // 2.64 M values) in one launch: reads p, g, m, v and writes p, m, v. The rate and the step
 // counts are read from device memory, as in training.

@@ -3,19 +3,29 @@
 // batch_norm2d (training), per channel over (N, H, W) with n = N*H*W:
 //   forward   xhat = (x - mean) / sqrt(var + eps),  y = w xhat + b          (var biased)
 //             computed from the batch moments (one call, two sweeps in double) as
-//             y = x scale + shift in one more pass (kernels/channel_affine.h), with the
+//             y = x scale + shift in one more pass (kernels/batch_norm.h), with the
 //             activation after it fused in for batch_norm2d_act (its mask then multiplies g first)
 //   backward  gb = sum g,  gw = sum g xhat,
 //             gx = w / sqrt(var + eps) * (g - mean g - xhat mean(g xhat))
-// The backward recomputes mean, var and xhat from the saved x with engine ops, so it is itself
-// differentiable in x, w and g: the double backward the gradient penalty needs, batch coupling
-// included. Eval mode is a plain composite of engine ops with the running statistics as constants.
+//             as the op batch_norm2d_backward: two kernels (kernels/batch_norm.h), and its own
+//             backward, the double backward, in engine ops, so every higher order works too:
+//   double    with s = 1/sqrt(var + eps), P(v) = v - mean v - xhat mean(v xhat), u = w ggx,
+//   backward  B = mean(g xhat), m = mean(u xhat), k = mean(u g) - mean(g) mean(u), for output
+//             gradients ggx, ggw, ggb of (gx, gw, gb):
+//               d/dx = s^2 ((B m - k) xhat - m P(g) - B P(u)) + ggw s P(g)
+//               d/dw = sum ggx s P(g)
+//               d/dg = w s P(ggx) + ggw xhat + ggb          (then times the activation's mask)
+// Eval mode is a plain composite of engine ops with the running statistics as constants.
 //
 // spectral_normalize follows torch.nn.utils.spectral_norm: the power iteration runs outside
 // autograd and u, v are constants in sigma = u . (W v), so the gradient flows through W only.
-// Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch parity) and tests/test_models.cpp.
+// Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch parity, CUDA vs CPU; the
+// batch_norm_backward rows check the double backward against finite differences directly) and
+// tests/test_models.cpp.
 #include <cmath>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 #include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
@@ -37,13 +47,76 @@ void check_channel_vector(const char* what, const Tensor& t, const Tensor& x) {
               x.size(1), " channels of input ", x.str());
 }
 
-// The training-mode input gradient, in engine ops (differentiable in x, w and g).
-Tensor batch_norm_input_grad(const Tensor& x, const Tensor& w, const Tensor& g, double eps) {
-  const Tensor xc = x - mean(x, kStatDims, true);
-  const Tensor invstd = pow(mean(square(xc), kStatDims, true) + eps, -0.5);
-  const Tensor xhat = xc * invstd;
-  const Tensor scale = w.defined() ? channel(w) * invstd : invstd;
-  return scale * (g - mean(g, kStatDims, true) - xhat * mean(g * xhat, kStatDims, true));
+Tensor mean_c(const Tensor& v) { return mean(v, kStatDims, true); }
+
+// The double backward (see the top of this file). y: the fused activation's output (a constant
+// that gives the mask), undefined without an activation.
+std::vector<Tensor> batch_norm_double_backward(BackwardContext& c, double eps, double slope) {
+  const Tensor x = c.saved(0), w = c.saved(1), g_out = c.saved(2), y = c.saved(3);
+  const Tensor mask = y.defined() ? gt(y, 0.0) * (1 - slope) + slope : Tensor();
+  const Tensor g = mask.defined() ? g_out * mask : g_out;
+  const Tensor xc = x - mean_c(x);
+  const Tensor s = pow(mean_c(square(xc)) + eps, -0.5);
+  const Tensor xhat = xc * s;
+  const auto P = [&](const Tensor& v) { return v - mean_c(v) - xhat * mean_c(v * xhat); };
+  const bool has_gx = c.grad_defined(0), has_gw = c.grad_defined(1), has_gb = c.grad_defined(2);
+  const Tensor ggx = has_gx ? c.grad(0) : Tensor();
+  const Tensor ggw = has_gw ? channel(c.grad(1)) : Tensor(), ggb = has_gb ? channel(c.grad(2)) : Tensor();
+  const auto plus = [](const Tensor& a, const Tensor& b) { return a.defined() ? a + b : b; };
+
+  Tensor dx, dw, dg;
+  const bool want_x = c.needs(0) && (has_gx || has_gw), want_w = c.needs(1) && w.defined() && has_gx;
+  const Tensor Pg = want_x || want_w ? P(g) : Tensor();
+  if (want_x && has_gx) {
+    const Tensor u = w.defined() ? channel(w) * ggx : ggx;
+    const Tensor B = mean_c(g * xhat), m = mean_c(u * xhat), k = mean_c(u * g) - mean_c(g) * mean_c(u);
+    dx = square(s) * ((B * m - k) * xhat - m * Pg - B * P(u));
+  }
+  if (want_x && has_gw) dx = plus(dx, ggw * s * Pg);
+  if (want_w) dw = sum(ggx * s * Pg, kStatDims);
+  if (c.needs(2) && (has_gx || has_gw || has_gb)) {
+    if (has_gx) dg = (w.defined() ? channel(w) * s : s) * P(ggx);
+    if (has_gw) dg = plus(dg, ggw * xhat);
+    if (has_gb) dg = dg.defined() ? dg + ggb : expand(ggb, x.shape());
+    if (mask.defined()) dg = dg * mask;
+  }
+  return grads({dx, dw, dg});
+}
+
+// The training-mode backward as an op: (gx, gw, gb) from two kernels. mean and invstd are the
+// forward's statistics [1, C, 1, 1] (constants); y as above.
+std::vector<Tensor> batch_norm_backward_op(const Tensor& x, const Tensor& w, const Tensor& g, const Tensor& y,
+                                           const Tensor& mean, const Tensor& invstd, double eps, double slope) {
+  const int64_t c = x.size(1);
+  Tensor gx, gw, gb;
+  {
+    NoGradGuard ng;
+    const Tensor xd = x.detach().contiguous(), gd = g.detach().contiguous();
+    const Tensor yd = y.defined() ? y.detach().contiguous() : gd;
+    const Tensor wd = w.defined() ? w.detach().contiguous() : ones({c}, x.dtype(), x.device());
+    const Tensor mu = mean.contiguous(), is = invstd.contiguous();
+    kernels::BatchNormGrad a;
+    a.g = gd.view(), a.y = yd.view(), a.x = xd.view(), a.mean = mu.view(), a.invstd = is.view(), a.weight = wd.view();
+    a.channels = c, a.inner = x.size(2) * x.size(3), a.act = y.defined(), a.slope = slope;
+    gw = empty({c}, x.dtype(), x.device());
+    gb = empty({c}, x.dtype(), x.device());
+    gx = empty_like(xd);
+    Backend& be = detail::backend_of(xd);
+    be.batch_norm_grad_reduce(a, gw.view(), gb.view());
+    be.batch_norm_grad_input(a, gw.view(), gb.view(), gx.view());
+  }
+  Recorder r("batch_norm2d_backward");
+  r.input(x).input(w).input(g).save(x).save(w).save(g).save(y.defined() ? y.detach() : Tensor());
+  return r.finish({gx, gw, gb}, [eps, slope](BackwardContext& bc) { return batch_norm_double_backward(bc, eps, slope); });
+}
+
+// The batch moments as [1, C, 1, 1] tensors: mean and biased variance (no autograd).
+std::pair<Tensor, Tensor> batch_moments(const Tensor& x_contiguous) {
+  const int64_t c = x_contiguous.size(1), inner = x_contiguous.size(2) * x_contiguous.size(3);
+  Tensor mu = empty({1, c, 1, 1}, x_contiguous.dtype(), x_contiguous.device());
+  Tensor var = empty({1, c, 1, 1}, x_contiguous.dtype(), x_contiguous.device());
+  detail::backend_of(x_contiguous).channel_moments(x_contiguous.view(), c, inner, mu.view(), var.view());
+  return {mu, var};
 }
 
 // act: the activation after the normalisation, fused into the same pass (slope 0: ReLU, else
@@ -53,16 +126,16 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, const
                         const Tensor& running_var, double momentum, double eps, bool act, double slope) {
   const int64_t n = x.size(0) * x.size(2) * x.size(3);
   MMGAN_CHECK(n > 1, "batch_norm2d: training needs more than one value per channel, got input ", x.str());
-  Tensor y;
+  Tensor y, mu, invstd;
   {
     NoGradGuard ng;
     const Tensor xd = x.detach().contiguous();
     const int64_t c = x.size(1), inner = x.size(2) * x.size(3);
-    Tensor mu = empty({1, c, 1, 1}, x.dtype(), x.device()), var = empty({1, c, 1, 1}, x.dtype(), x.device());
-    detail::backend_of(xd).channel_moments(xd.view(), c, inner, mu.view(), var.view());
+    Tensor var;
+    std::tie(mu, var) = batch_moments(xd);
+    invstd = pow(var + eps, -0.5);
     // y = act(x scale + shift), scale = w / sqrt(var + eps), shift = b - mean scale: one pass over x.
-    Tensor scale = pow(var + eps, -0.5);
-    if (w.defined()) scale = channel(w.detach()) * scale;
+    const Tensor scale = w.defined() ? channel(w.detach()) * invstd : invstd;
     const Tensor shift = b.defined() ? channel(b.detach()) - mu * scale : neg(mu * scale);
     y = empty_like(xd);
     detail::backend_of(xd).channel_affine(xd.view(), scale.contiguous().view(), shift.contiguous().view(), c, inner,
@@ -77,20 +150,13 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, const
     }
   }
   Recorder r("batch_norm2d");
-  r.input(x).input(w).input(b).save(x).save(w);
+  r.input(x).input(w).input(b).save(x).save(w).save(mu).save(invstd);
   if (act) r.save_output();
   return r.finish(y, [eps, act, slope](BackwardContext& c) {
-    const Tensor x = c.saved(0), w = c.saved(1);
-    Tensor g = c.grad();
-    if (act) g = g * (gt(c.saved(2), 0.0) * (1 - slope) + slope);
-    Tensor gx, gw, gb;
-    if (c.needs(0)) gx = batch_norm_input_grad(x, w, g, eps);
-    if (c.needs(1)) {
-      const Tensor xc = x - mean(x, kStatDims, true);
-      gw = sum(g * xc * pow(mean(square(xc), kStatDims, true) + eps, -0.5), kStatDims);
-    }
-    if (c.needs(2)) gb = sum(g, kStatDims);
-    return grads({gx, gw, gb});
+    const std::vector<Tensor> d = batch_norm_backward_op(c.saved(0), c.saved(1), c.grad(),
+                                                         act ? c.saved(4).detach() : Tensor(), c.saved(2),
+                                                         c.saved(3), eps, slope);
+    return grads({c.needs(0) ? d[0] : Tensor(), c.needs(1) ? d[1] : Tensor(), c.needs(2) ? d[2] : Tensor()});
   });
 }
 
@@ -134,6 +200,31 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 Tensor batch_norm2d_act(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double slope, double momentum, double eps) {
   return batch_norm2d_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, true, slope);
+}
+
+std::vector<Tensor> batch_norm2d_backward(const Tensor& x, const Tensor& weight, const Tensor& grad,
+                                          const Tensor& act_output, double slope, double eps) {
+  MMGAN_CHECK(x.dim() == 4, "batch_norm2d_backward: input must be [N, C, H, W], got ", x.str());
+  MMGAN_CHECK(x.size(0) * x.size(2) * x.size(3) > 1,
+              "batch_norm2d_backward: training needs more than one value per channel, got input ", x.str());
+  check_channel_vector("weight", weight, x);
+  detail::check_same("batch_norm2d_backward", x, grad);
+  MMGAN_CHECK(grad.shape() == x.shape(), "batch_norm2d_backward: grad ", grad.str(), " does not match input ",
+              x.str());
+  if (act_output.defined()) {
+    detail::check_same("batch_norm2d_backward", x, act_output);
+    MMGAN_CHECK(act_output.shape() == x.shape(), "batch_norm2d_backward: act_output ", act_output.str(),
+                " does not match input ", x.str());
+    MMGAN_CHECK(slope >= 0, "batch_norm2d_backward: the activation's slope must be >= 0, got ", slope);
+  }
+  Tensor mu, invstd;
+  {
+    NoGradGuard ng;
+    Tensor var;
+    std::tie(mu, var) = batch_moments(x.detach().contiguous());
+    invstd = pow(var + eps, -0.5);
+  }
+  return batch_norm_backward_op(x, weight, grad, act_output, mu, invstd, eps, slope);
 }
 
 Tensor spectral_normalize(const Tensor& w, const Tensor& u, const Tensor& v, int64_t dim, bool power_iteration,

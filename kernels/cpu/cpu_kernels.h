@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "../adam_math.h"
+#include "../batch_norm.h"
 #include "../conv_geom.h"
 #include "../op_codes.h"
 #include "../philox.h"
@@ -13,6 +14,9 @@
 #include "../tensor_view.h"
 
 namespace mmgan::kernels::cpu {
+
+// Below this many values a kernel runs on one thread: OpenMP's fork costs more than it saves.
+constexpr int64_t kParallelGrain = 1 << 15;
 
 // y = op(x), x and y contiguous with the same numel.
 void unary(UnaryOp op, double a, double b, const View& x, const View& y);
@@ -49,14 +53,16 @@ void avg_pool2d_adjoint(const PoolGeom& g, const View& gy, const View& gx);
 // Bilinear resize (align_corners=False) and its adjoint.
 void resize_bilinear(const ResizeGeom& g, const View& x, const View& y);
 void resize_bilinear_adjoint(const ResizeGeom& g, const View& gy, const View& gx);
-// BatchNorm's batch statistics in one call: per channel of x [N, channels, inner] (contiguous),
-// the mean and the biased variance (two sweeps, accumulated in double: the mean, then the squared
-// deviations from it).
+// Training-mode BatchNorm (batch_norm.cpp), all operands contiguous. channel_moments: per channel
+// of x [N, channels, inner], the mean and the biased variance (two sweeps, accumulated in double).
+// channel_affine: the apply step fused with its activation (batch_norm.h), scale and shift
+// [channels]. batch_norm_grad_reduce: gw, gb [channels]; batch_norm_grad_input: gx, from them
+// (batch_norm.h).
 void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var);
-// BatchNorm's apply step fused with its activation (channel_affine.h): x, y [N, channels, inner]
-// contiguous, scale and shift [channels].
 void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,
                     double slope, const View& y);
+void batch_norm_grad_reduce(const BatchNormGrad& a, const View& gw, const View& gb);
+void batch_norm_grad_input(const BatchNormGrad& a, const View& gw, const View& gb, const View& gx);
 // Philox draws (see philox.h for the stream layout and the key). dst contiguous.
 void fill_uniform(const View& dst, const PhiloxKey& key, double lo, double hi);
 void fill_normal(const View& dst, const PhiloxKey& key, double mean, double std);

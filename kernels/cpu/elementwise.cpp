@@ -5,7 +5,6 @@
 #include <cstring>
 #include <type_traits>
 
-#include "../channel_affine.h"
 #include "../scalar_ops.h"
 #include "../strided_iter.h"
 #include "cpu_kernels.h"
@@ -13,7 +12,6 @@
 namespace mmgan::kernels::cpu {
 namespace {
 
-constexpr int64_t kParallelGrain = 1 << 15;  // below this, threading costs more than it saves
 
 // Calls f(offsets[nops], inner_len, inner_strides[nops]) for every row of the iteration space.
 template <class F>
@@ -160,31 +158,6 @@ void fill(const View& dst, double value) {
     fill_t<float>(dst, float(value));
   else
     fill_t<double>(dst, value);
-}
-
-namespace {
-template <class T>
-void channel_affine_t(const T* x, const T* scale, const T* shift, int64_t n, int64_t c, int64_t inner, bool act,
-                      T slope, T* y) {
-#pragma omp parallel for collapse(2) schedule(static) if (n * c * inner >= kParallelGrain)
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const T a = scale[ch], b = shift[ch];
-      const int64_t base = (i * c + ch) * inner;
-      for (int64_t k = base; k < base + inner; ++k) y[k] = affine_act(x[k], a, b, act, slope);
-    }
-}
-}  // namespace
-
-void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,
-                    double slope, const View& y) {
-  const int64_t n = channels > 0 && inner > 0 ? x.numel() / (channels * inner) : 0;
-  if (x.dtype == DType::F32)
-    channel_affine_t(x.ptr<float>(), scale.ptr<float>(), shift.ptr<float>(), n, channels, inner, act, float(slope),
-                     y.ptr<float>());
-  else
-    channel_affine_t(x.ptr<double>(), scale.ptr<double>(), shift.ptr<double>(), n, channels, inner, act, slope,
-                     y.ptr<double>());
 }
 
 }  // namespace mmgan::kernels::cpu

@@ -87,34 +87,4 @@ void row_reduce(RowOp op, double param, const View& x, int64_t n, int64_t d, con
     row_reduce_t<double>(op, param, x.ptr<double>(), n, d, out.ptr<double>());
 }
 
-namespace {
-template <class T>
-void channel_moments_t(const T* x, int64_t n, int64_t c, int64_t inner, T* mean, T* var) {
-  const double count = double(n * inner);
-#pragma omp parallel for schedule(static) if (n * c * inner >= (1 << 15))
-  for (int64_t ch = 0; ch < c; ++ch) {
-    double s = 0;
-    for (int64_t i = 0; i < n; ++i)
-      for (const T* p = x + (i * c + ch) * inner; p < x + (i * c + ch + 1) * inner; ++p) s += double(*p);
-    const double m = s / count;
-    double q = 0;
-    for (int64_t i = 0; i < n; ++i)
-      for (const T* p = x + (i * c + ch) * inner; p < x + (i * c + ch + 1) * inner; ++p) {
-        const double d = double(*p) - m;
-        q += d * d;
-      }
-    mean[ch] = T(m);
-    var[ch] = T(q / count);
-  }
-}
-}  // namespace
-
-void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var) {
-  const int64_t n = channels > 0 && inner > 0 ? x.numel() / (channels * inner) : 0;
-  if (x.dtype == DType::F32)
-    channel_moments_t(x.ptr<float>(), n, channels, inner, mean.ptr<float>(), var.ptr<float>());
-  else
-    channel_moments_t(x.ptr<double>(), n, channels, inner, mean.ptr<double>(), var.ptr<double>());
-}
-
 }  // namespace mmgan::kernels::cpu

@@ -13,7 +13,6 @@
 namespace mmgan::kernels::cpu {
 namespace {
 
-constexpr int64_t kParallelGrain = 1 << 15;
 
 bool parallel(const ResizeGeom& g) { return g.planes() * (g.h * g.w + g.oh * g.ow) >= kParallelGrain; }
 

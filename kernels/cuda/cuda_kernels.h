@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "../adam_math.h"
+#include "../batch_norm.h"
 #include "../conv_geom.h"
 #include "../conv_igemm.h"
 #include "../op_codes.h"
@@ -26,12 +27,14 @@ void where(cudaStream_t s, const View& cond, const View& a, const View& b, const
 void copy(cudaStream_t s, const View& src, const View& dst);
 void fill(cudaStream_t s, const View& dst, double value);
 
-// BatchNorm's batch statistics (reduce.cu): per channel, mean and biased variance, in double.
+// Training-mode BatchNorm (batch_norm.cu), as the CPU's: batch moments in double, the apply step
+// fused with its activation (batch_norm.h), and the backward's two kernels (batch_norm.h).
 void channel_moments(cudaStream_t s, const View& x, int64_t channels, int64_t inner, const View& mean,
                      const View& var);
-// BatchNorm's apply step fused with its activation (elementwise.cu; channel_affine.h).
 void channel_affine(cudaStream_t s, const View& x, const View& scale, const View& shift, int64_t channels,
                     int64_t inner, bool act, double slope, const View& y);
+void batch_norm_grad_reduce(cudaStream_t s, const BatchNormGrad& a, const View& gw, const View& gb);
+void batch_norm_grad_input(cudaStream_t s, const BatchNormGrad& a, const View& gw, const View& gb, const View& gx);
 
 // Reductions (reduce.cu): accumulate in double, NaN-propagating max/min, one pass per row.
 void reduce(cudaStream_t s, ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out);

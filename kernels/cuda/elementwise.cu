@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "../channel_affine.h"
 #include "../scalar_ops.h"
 #include "../strided_iter.h"
 #include "check.h"
@@ -309,37 +308,6 @@ void fill(cudaStream_t s, const View& dst, double value) {
     fill_t<float>(s, dst, float(value));
   else
     fill_t<double>(s, dst, value);
-}
-
-namespace {
-template <class T, class I>
-__global__ void __launch_bounds__(kThreads)
-    channel_affine_kernel(const T* x, const T* scale, const T* shift, I total, I channels, I inner, bool act, T slope,
-                          T* y) {
-  const I stride = I(blockDim.x) * gridDim.x;
-  for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
-    const I ch = (i / inner) % channels;
-    y[i] = affine_act(x[i], scale[ch], shift[ch], act, slope);
-  }
-}
-}  // namespace
-
-void channel_affine(cudaStream_t s, const View& x, const View& scale, const View& shift, int64_t channels,
-                    int64_t inner, bool act, double slope, const View& y) {
-  const int64_t total = x.numel();
-  if (total <= 0) return;
-  with_index_type(total, [&](auto zero) {
-    using I = decltype(zero);
-    if (x.dtype == DType::F32)
-      channel_affine_kernel<float, I><<<blocks_for(total), kThreads, 0, s>>>(
-          x.ptr<float>(), scale.ptr<float>(), shift.ptr<float>(), I(total), I(channels), I(inner), act, float(slope),
-          y.ptr<float>());
-    else
-      channel_affine_kernel<double, I><<<blocks_for(total), kThreads, 0, s>>>(
-          x.ptr<double>(), scale.ptr<double>(), shift.ptr<double>(), I(total), I(channels), I(inner), act, slope,
-          y.ptr<double>());
-  });
-  MMGAN_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace mmgan::kernels::cuda

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "../rounding.h"
+#include "block_reduce.cuh"
 #include "check.h"
 #include "context.h"
 #include "cuda_kernels.h"
@@ -21,7 +22,6 @@
 namespace mmgan::kernels::cuda {
 namespace {
 
-constexpr unsigned kFullMask = 0xffffffffu;
 constexpr int64_t kMaxGridX = int64_t(1) << 20;  // grid-stride loops over blocks cover the rest
 constexpr int kMaxSplit = 1024;
 
@@ -35,20 +35,12 @@ struct ArgAcc {  // the element a max/min scan holds: value and index along r (k
   int64_t k;
 };
 
-struct Pair {
-  double a, b;
-};
-
-__device__ __forceinline__ double shfl_down(double v, int o) { return __shfl_down_sync(kFullMask, v, o); }
 template <class T>
 __device__ __forceinline__ ArgAcc<T> shfl_down(ArgAcc<T> x, int o) {
   ArgAcc<T> r;
   r.v = __shfl_down_sync(kFullMask, x.v, o);
   r.k = static_cast<int64_t>(__shfl_down_sync(kFullMask, static_cast<long long>(x.k), o));
   return r;
-}
-__device__ __forceinline__ Pair shfl_down(Pair p, int o) {
-  return Pair{__shfl_down_sync(kFullMask, p.a, o), __shfl_down_sync(kFullMask, p.b, o)};
 }
 
 // ---- reduce ops: init (the identity), push (one element at index k, visited in increasing k by
@@ -94,10 +86,6 @@ struct ExtremeOp {
 
 // ---- row_reduce combiners.
 
-struct DSum {
-  __device__ static double init() { return 0.0; }
-  __device__ static double combine(double a, double b) { return a + b; }
-};
 struct DMaxNaN {  // max that keeps a NaN (the CPU's a > acc || a != a)
   __device__ static double init() { return 0.0; }
   __device__ static double combine(double a, double b) { return (b > a || b != b) ? b : a; }
@@ -106,47 +94,6 @@ struct DFMax {  // fmax: NaN-ignoring, as the CPU's row max for the shift
   __device__ static double init() { return -CUDART_INF; }
   __device__ static double combine(double a, double b) { return fmax(a, b); }
 };
-struct PairSum {
-  __device__ static Pair init() { return Pair{0.0, 0.0}; }
-  __device__ static Pair combine(Pair x, Pair y) { return Pair{x.a + y.a, x.b + y.b}; }
-};
-
-// ---- Block reductions (1-d blocks whose size is a multiple of 32).
-
-template <class Op, class Acc>
-__device__ __forceinline__ Acc warp_reduce(Acc a) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) a = Op::combine(a, shfl_down(a, o));
-  return a;
-}
-
-// The block's combined value, valid in thread 0. smem: 32 slots. Every thread must call it.
-template <class Op, class Acc>
-__device__ Acc block_reduce(Acc a, Acc* smem) {
-  a = warp_reduce<Op>(a);
-  const int nwarps = int(blockDim.x >> 5);
-  if (nwarps == 1) return a;
-  const int lane = int(threadIdx.x & 31), warp = int(threadIdx.x >> 5);
-  __syncthreads();  // smem may still be being read by a previous reduction
-  if (lane == 0) smem[warp] = a;
-  __syncthreads();
-  if (warp == 0) {
-    a = lane < nwarps ? smem[lane] : Op::init();
-    a = warp_reduce<Op>(a);
-  }
-  return a;
-}
-
-// The block's combined value in every thread.
-template <class Op, class Acc>
-__device__ Acc block_allreduce(Acc a, Acc* smem, Acc* bcast) {
-  a = block_reduce<Op>(a, smem);
-  if (threadIdx.x == 0) *bcast = a;
-  __syncthreads();
-  a = *bcast;
-  __syncthreads();  // everyone has read bcast before it can be written again
-  return a;
-}
 
 // ---- reduce kernels. Those that can split r over gridDim.y blocks write the partial result of
 // split y to ws[y * outer * inner + output] when gridDim.y > 1 (reduce_finish_kernel combines
@@ -413,44 +360,6 @@ void row_reduce(cudaStream_t s, RowOp op, double param, const View& x, int64_t n
     row_reduce_dispatch<float>(s, op, param, x, n, d, out);
   else
     row_reduce_dispatch<double>(s, op, param, x, n, d, out);
-}
-
-namespace {
-// One block per channel: two sweeps over the channel's n * inner values (the CPU's order of
-// operations per thread differs, so float64 results agree to rounding, not bit for bit).
-template <class T>
-__global__ void __launch_bounds__(256)
-    channel_moments_kernel(const T* x, int64_t n, int64_t c, int64_t inner, T* mean, T* var) {
-  __shared__ double smem[32];
-  __shared__ double bcast;
-  const int64_t ch = blockIdx.x, count = n * inner;
-  double s = 0;
-  for (int64_t e = threadIdx.x; e < count; e += blockDim.x) s += double(x[((e / inner) * c + ch) * inner + e % inner]);
-  const double m = block_allreduce<DSum>(s, smem, &bcast) / double(count);
-  double q = 0;
-  for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
-    const double d = double(x[((e / inner) * c + ch) * inner + e % inner]) - m;
-    q += d * d;
-  }
-  q = block_reduce<DSum>(q, smem);
-  if (threadIdx.x == 0) {
-    mean[ch] = T(m);
-    var[ch] = T(q / double(count));
-  }
-}
-}  // namespace
-
-void channel_moments(cudaStream_t s, const View& x, int64_t channels, int64_t inner, const View& mean,
-                     const View& var) {
-  if (channels <= 0 || inner <= 0) return;
-  const int64_t n = x.numel() / (channels * inner);
-  if (x.dtype == DType::F32)
-    channel_moments_kernel<float><<<unsigned(channels), 256, 0, s>>>(x.ptr<float>(), n, channels, inner,
-                                                                         mean.ptr<float>(), var.ptr<float>());
-  else
-    channel_moments_kernel<double><<<unsigned(channels), 256, 0, s>>>(x.ptr<double>(), n, channels, inner,
-                                                                          mean.ptr<double>(), var.ptr<double>());
-  MMGAN_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace mmgan::kernels::cuda

@@ -19,6 +19,21 @@ def max_pool2d_backward(gy, x, kernel, stride):
     return torch.autograd.grad(F.max_pool2d(xx, kernel, stride), xx, gy, create_graph=True)[0]
 
 
+def batch_norm_backward(x, w, g, y=None, slope=0.0):
+    """(gx, gw, gb) of training-mode batch norm (then LeakyReLU when its output y is given) for
+    output gradient g, flattened into one vector, differentiable in x, w and g."""
+    if y is not None:
+        g = g * torch.where(y > 0, torch.ones_like(y), torch.full_like(y, slope))
+    xx = x if x.requires_grad else x.detach().requires_grad_()
+    dims = (0, 2, 3)
+    if w is None:
+        w = torch.ones(x.shape[1], dtype=x.dtype)
+    ww = w if w.requires_grad else w.detach().requires_grad_()
+    gx, gw = torch.autograd.grad(F.batch_norm(xx, None, None, ww, None, training=True), (xx, ww), g,
+                                 create_graph=True)
+    return torch.cat([gx.reshape(-1), gw, g.sum(dims)])
+
+
 T = {
     "neg": lambda x: -x,
     "exp": torch.exp,
@@ -81,6 +96,9 @@ T = {
     "batch_norm_train_noaffine": lambda x: F.batch_norm(x, None, None, training=True),
     "batch_norm_leaky_train": lambda x, w, b: F.leaky_relu(F.batch_norm(x, None, None, w, b, training=True), 0.2),
     "batch_norm_relu_train": lambda x, w, b: F.relu(F.batch_norm(x, None, None, w, b, training=True)),
+    "batch_norm_backward": batch_norm_backward,
+    "batch_norm_leaky_backward": lambda x, w, g, y: batch_norm_backward(x, w, g, y, 0.2),
+    "batch_norm_backward_noaffine": lambda x, g: batch_norm_backward(x, None, g),
     "batch_norm_eval": lambda x, w, b, rm, rv: F.batch_norm(x, rm, rv, w, b, training=False),
     "spectral_dim0": lambda w, u, v: w / (u @ (w.reshape(3, -1) @ v)),
     "spectral_dim1": lambda w, u, v: w / (u @ (w.transpose(0, 1).reshape(3, -1) @ v)),
