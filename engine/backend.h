@@ -65,8 +65,10 @@ class Backend {
   virtual void gemm(kernels::DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
                     const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) = 0;
 
-  // 2-d convolution family (kernels/conv_geom.h): contiguous operands, outputs overwritten.
-  virtual void conv2d(const kernels::ConvGeom& g, const View& x, const View& w, const View& y) = 0;
+  // 2-d convolution family (kernels/conv_geom.h): contiguous operands, outputs overwritten; the
+  // forward may fuse a bias and an activation into its output pass (ConvEpilogue).
+  virtual void conv2d(const kernels::ConvGeom& g, const View& x, const View& w, const View& y,
+                      const kernels::ConvEpilogue& ep = {}) = 0;
   virtual void conv2d_input_grad(const kernels::ConvGeom& g, const View& gy, const View& w, const View& gx) = 0;
   virtual void conv2d_weight_grad(const kernels::ConvGeom& g, const View& x, const View& gy, const View& gw) = 0;
 

@@ -92,8 +92,9 @@ class CpuBackend final : public Backend {
             int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) override {
     run([=] { kc::gemm(t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); });
   }
-  void conv2d(const kernels::ConvGeom& g, const View& x, const View& w, const View& y) override {
-    run([=] { kc::conv2d(g, x, w, y); });
+  void conv2d(const kernels::ConvGeom& g, const View& x, const View& w, const View& y,
+              const kernels::ConvEpilogue& ep) override {
+    run([=] { kc::conv2d(g, x, w, y, ep); });
   }
   void conv2d_input_grad(const kernels::ConvGeom& g, const View& gy, const View& w, const View& gx) override {
     run([=] { kc::conv2d_input_grad(g, gy, w, gx); });

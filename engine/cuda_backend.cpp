@@ -93,9 +93,10 @@ class CudaBackend final : public Backend {
     kc::DeviceGuard g(index_);
     kc::gemm(ctx_, t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
-  void conv2d(const kernels::ConvGeom& geom, const View& x, const View& w, const View& y) override {
+  void conv2d(const kernels::ConvGeom& geom, const View& x, const View& w, const View& y,
+              const kernels::ConvEpilogue& ep) override {
     kc::DeviceGuard g(index_);
-    kc::conv2d(ctx_, geom, x, w, y);
+    kc::conv2d(ctx_, geom, x, w, y, ep);
   }
   void conv2d_input_grad(const kernels::ConvGeom& geom, const View& gy, const View& w, const View& gx) override {
     kc::DeviceGuard g(index_);

@@ -96,6 +96,9 @@ struct ConvParams {
 };
 // x [N, C, H, W], w [O, C, KH, KW], b [O] or undefined -> [N, O, (H+2p-KH)/s+1, (W+2p-KW)/s+1].
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, ConvParams p = {});
+// leaky_relu(conv2d(x, w, b, p), slope) (slope 0: relu), the bias and the activation fused into the
+// convolution's output pass; slope >= 0. Differentiable to any order in x, w and b.
+Tensor conv2d_act(const Tensor& x, const Tensor& w, const Tensor& b, ConvParams p, double slope);
 // The adjoint of conv2d in its input (PyTorch's ConvTranspose2d): x [N, C_in, H, W],
 // w [C_in, C_out, KH, KW] -> [N, C_out, (H-1)s - 2p + K + output_padding, ...], output_padding < s.
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, ConvParams p = {},

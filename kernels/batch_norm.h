@@ -8,29 +8,18 @@
 //             2) apply:   gx = w s (g' - gb/n - (x - mu) s gw/n)
 //                            = w s (g' - mean g' - xhat mean(g' xhat))
 // The backward reads g, x (and y) twice and writes gx once, where the same formula in engine ops
-// takes about twelve passes. act(z) = z > 0 ? z : slope z (slope 0: ReLU). The forward's product
+// takes about twelve passes. act: activation.h (z > 0 ? z : slope z; slope 0: ReLU). The forward's product
 // and sum are rounded separately (rounding.h), so its CUDA result equals the CPU's bit for bit.
 // The engine (ops/normalization.cpp) records the backward as an op whose own backward is written
 // in engine ops, so every order works. Checked by tests/test_ops.cpp (the batch_norm rows:
 // gradcheck, gradgradcheck, PyTorch, CUDA vs CPU) and tests/test_cuda_backend.cpp; timed by
 // tools/bench_engine.cpp and tools/bench_kernels.cu (BM_BatchNorm*).
 #pragma once
-#include <type_traits>
-
+#include "activation.h"
 #include "rounding.h"
 #include "tensor_view.h"
 
 namespace mmgan::kernels {
-
-// The activation as a compile-time choice, so each kernel loop has no per-value branch on it.
-enum class Act { None, Relu, Leaky };
-
-template <Act A, class T>
-MMGAN_HD inline T activate(T z, T slope) {
-  if constexpr (A == Act::None) return z;
-  else if constexpr (A == Act::Relu) return z <= T(0) ? T(0) : z;  // as the engine's relu: NaN stays, no -0
-  else return z > T(0) ? z : rn::mul(z, slope);
-}
 
 template <Act A, class T>
 MMGAN_HD inline T affine_act(T x, T scale, T shift, T slope) {
@@ -48,14 +37,6 @@ MMGAN_HD inline T masked_grad(T g, T y, T slope) {
 template <class T>
 MMGAN_HD inline T batch_norm_input_grad(T g_masked, T x, T mu, T a, T sb, T q) {
   return a * (g_masked - sb - (x - mu) * q);
-}
-
-// Calls f(std::integral_constant<Act, A>{}) for the activation (act, slope) names.
-template <class F>
-void with_act(bool act, double slope, F f) {
-  if (!act) f(std::integral_constant<Act, Act::None>{});
-  else if (slope == 0) f(std::integral_constant<Act, Act::Relu>{});
-  else f(std::integral_constant<Act, Act::Leaky>{});
 }
 
 // The backward kernels' operands. g, y, x [N, channels, inner] contiguous (y read only when act);

@@ -7,6 +7,8 @@
 #pragma once
 #include <cstdint>
 
+#include "activation.h"
+
 namespace mmgan::kernels {
 
 struct ConvGeom {
@@ -16,6 +18,16 @@ struct ConvGeom {
   int64_t sh = 1, sw = 1, ph = 0, pw = 0;
   int64_t col_rows() const { return c * kh * kw; }
   int64_t out_pixels() const { return oh * ow; }
+};
+
+// What a forward convolution may apply to its output as it stores it (the fused epilogue):
+// y = act(y + bias[o]), bias [O] in the conv's dtype or null. As the separate add and activation
+// ops compute it, so fusing changes no bit.
+struct ConvEpilogue {
+  const void* bias = nullptr;
+  Act act = Act::None;
+  double slope = 0;
+  bool empty() const { return bias == nullptr && act == Act::None; }
 };
 
 }  // namespace mmgan::kernels

@@ -16,8 +16,6 @@
 
 namespace mmgan::kernels {
 
-enum class IgemmAct : int { None = 0, Relu = 1, LeakyRelu = 2 };
-
 // A flat index split into (outer, row, column) of an [outer, rows, cols] grid, and a kernel tap
 // index into (channel, tap row, tap column).
 struct Idx3 {
@@ -42,7 +40,7 @@ struct ConvFwdGemm {
   const float* w;
   float* y;
   const float* bias = nullptr;  // [o] or none
-  IgemmAct act = IgemmAct::None;
+  Act act = Act::None;
   float slope = 0;
   MMGAN_HD int64_t rows() const { return g.n * g.oh * g.ow; }
   MMGAN_HD int64_t cols() const { return g.o; }
@@ -55,8 +53,7 @@ struct ConvFwdGemm {
   MMGAN_HD void store(int64_t m, int64_t col, float v) const {
     const Idx3 pix = split3(m, g.oh, g.ow);
     if (bias) v += bias[col];
-    if (act == IgemmAct::Relu) v = v > 0.0f ? v : 0.0f;
-    if (act == IgemmAct::LeakyRelu) v = v > 0.0f ? v : v * slope;
+    v = activate(act, v, slope);
     y[((pix.outer * g.o + col) * g.oh + pix.row) * g.ow + pix.col] = v;
   }
 };

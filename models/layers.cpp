@@ -51,10 +51,19 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, ConvParams p, bo
   reset_layer(*this, g);
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
+void Conv2d::check_input(const Tensor& x) const {
   MMGAN_CHECK(x.dim() == 4 && x.size(1) == in_channels, "Conv2d: input must be [N, ", in_channels,
               ", H, W], got ", x.str());
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  check_input(x);
   return conv2d(x, effective_weight(), bias(), params);
+}
+
+Tensor Conv2d::forward_act(const Tensor& x, double slope) {
+  check_input(x);
+  return conv2d_act(x, effective_weight(), bias(), params, slope);
 }
 
 ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t pad, bool bias,

@@ -46,12 +46,14 @@ struct Conv2d : WeightedLayer {
   // A rectangular kernel [out, in, kh, kw] with per-axis stride and padding (Inception's 1x7, 7x1).
   Conv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, ConvParams p, bool bias, DType t = DType::F32);
   Tensor forward(const Tensor& x) override;
+  Tensor forward_act(const Tensor& x, double slope) override;  // conv2d_act: the activation in its epilogue
   int64_t fan_in() const override { return in_channels * kernel_h * kernel_w; }
   const int64_t in_channels, out_channels, kernel_h, kernel_w;
   const ConvParams params;
 
  private:
   Conv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, ConvParams p, bool bias, bool spectral, DType t);
+  void check_input(const Tensor& x) const;
 };
 
 struct ConvTranspose2d : WeightedLayer {

@@ -23,7 +23,7 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   virtual Tensor forward(const Tensor& x) = 0;
-  // Fusion of a normalisation with the activation module after it (Sequential uses these): an
+  // Fusion of a convolution or normalisation with the activation module after it (Sequential uses these): an
   // activation reports its LeakyReLU slope (0 for ReLU), and a module that can apply it in its own
   // pass returns forward-then-activation from forward_act (undefined: it cannot, this time).
   virtual bool activation_slope(double* slope) const { (void)slope; return false; }

@@ -468,7 +468,7 @@ TEST(ImplicitGemm, IndexMapsEqualTheCpuConvolutions) {
     const std::string at = shape_str(x.shape()) + " * " + shape_str(w.shape());
     Tensor y = empty(gy.shape()), y_ref = empty(gy.shape());
     gemm(kernels::ConvFwdGemm{g, x.data<float>(), w.data<float>(), y.data<float>(), bias.data<float>(),
-                              kernels::IgemmAct::LeakyRelu, 0.2f});
+                              kernels::Act::Leaky, 0.2f});
     cpu().conv2d(g, x.view(), w.view(), y_ref.view());
     const Tensor b4 = bias.reshape({1, g.o, 1, 1});
     EXPECT_LT(diff(y, leaky_relu(y_ref + b4, 0.2)), 1e-6) << "forward " << at;
@@ -505,6 +505,16 @@ TEST(ImplicitGemm, CudaEqualsTheCpuAtTf32Precision) {
       cpu().conv2d(g, x.view(), w.view(), y.view());
       gpu().conv2d(g, x.to(kGpu).view(), w.to(kGpu).view(), yg.view());
       EXPECT_LT(diff(yg, y), 2e-3) << "forward " << at;
+      // The fused epilogue: in the implicit GEMM's store, or a pass after cuDNN.
+      const Tensor bias = uniform({g.o}, -1, 1, r).to(DType::F32), bias_g = bias.to(kGpu);
+      kernels::ConvEpilogue ep;
+      ep.bias = bias.view().data, ep.act = kernels::Act::Leaky, ep.slope = 0.2;
+      kernels::ConvEpilogue ep_g = ep;
+      ep_g.bias = bias_g.view().data;
+      Tensor ya = empty(gy.shape()), yag = full(gy.shape(), 7.0, DType::F32, kGpu);
+      cpu().conv2d(g, x.view(), w.view(), ya.view(), ep);
+      gpu().conv2d(g, x.to(kGpu).view(), w.to(kGpu).view(), yag.view(), ep_g);
+      EXPECT_LT(diff(yag, ya), 2e-3) << "forward with bias and LeakyReLU " << at;
       Tensor gx = empty(x.shape()), gxg = full(x.shape(), 7.0, DType::F32, kGpu);
       cpu().conv2d_input_grad(g, gy.view(), w.view(), gx.view());
       gpu().conv2d_input_grad(g, gy.to(kGpu).view(), w.to(kGpu).view(), gxg.view());

@@ -102,6 +102,14 @@ std::vector<OpCase> cases() {
        [](const std::vector<Tensor>& x) { return conv_transpose2d(x[0], x[1], x[2], ConvParams(2, 1), 1, 1); }},
       {"conv_transpose2d_to", {{{3, 2, 3, 2}, D::Any}, {{2, 2, 3, 2}, D::Any}},
        b([](const Tensor& x, const Tensor& w) { return conv_transpose2d_to(x, w, 6, 5, {}, ConvParams(2, 2, 1, 0)); })},
+      {"conv2d_leaky", {{{2, 3, 5, 4}, D::Any}, {{4, 3, 3, 2}, D::Any}, {{4}, D::Any}},
+       [](const std::vector<Tensor>& x) { return conv2d_act(x[0], x[1], x[2], ConvParams(2, 1, 1, 0), 0.2); }},
+      // conv2d_act on each of the CPU's three output paths: the permuting copy (batch > 1), in place
+      // after one image's GEMM (batch 1), in place after the per-image 1x1 GEMMs.
+      {"conv2d_relu_nobias", {{{1, 3, 5, 4}, D::Any}, {{4, 3, 3, 3}, D::Any}},
+       b([](const Tensor& x, const Tensor& w) { return conv2d_act(x, w, {}, ConvParams(1, 1), 0.0); })},
+      {"conv2d_1x1_leaky", {{{3, 4, 3, 5}, D::Any}, {{2, 4, 1, 1}, D::Any}, {{2}, D::Any}},
+       [](const std::vector<Tensor>& x) { return conv2d_act(x[0], x[1], x[2], {}, 0.1); }},
       {"conv2d_weight", {{{3, 2, 5, 4}, D::Any}, {{3, 3, 3, 2}, D::Any}},
        b([](const Tensor& x, const Tensor& gy) { return conv2d_weight(x, gy, 3, 3, ConvParams(2, 1)); })},
       {"batch_norm_train", {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{2}, D::Any}},
@@ -404,6 +412,29 @@ TEST(ConvChunks, LargeBatchesEqualTheDirectSum) {
             worst = std::max(worst, std::fabs(yv[size_t(((n * O + o) * H + i) * W + j)] - sum));
           }
     EXPECT_LT(worst, 1e-4) << shape_str(c.x);
+  }
+}
+
+// The fused epilogue computes exactly what the separate ops do (float32, every CPU output path:
+// batch > 1 through the permuting copy, batch 1 and 1x1 convs in place), so fusing a model's
+// Conv2d + activation changes no bit of its training.
+TEST(ConvAct, EqualsConvThenActivationBitForBit) {
+  struct Case {
+    Shape x, w;
+    ConvParams p;
+  };
+  for (const Case& c : {Case{{4, 3, 9, 8}, {5, 3, 4, 4}, ConvParams(2, 1)}, Case{{1, 3, 9, 8}, {5, 3, 3, 3}, ConvParams(1, 1)},
+                        Case{{3, 6, 5, 5}, {4, 6, 1, 1}, ConvParams()}}) {
+    Generator g(21);
+    const Tensor x = test::uniform(c.x, -1, 1, g, false, DType::F32), w = test::uniform(c.w, -1, 1, g, false, DType::F32);
+    const Tensor b = test::uniform({c.w[0]}, -1, 1, g, false, DType::F32);
+    for (const double slope : {0.0, 0.2})
+      for (const bool bias : {false, true}) {
+        const Tensor bb = bias ? b : Tensor(), z = conv2d(x, w, bb, c.p);
+        const Tensor want = slope == 0 ? relu(z) : leaky_relu(z, slope);
+        EXPECT_EQ(conv2d_act(x, w, bb, c.p, slope).to_vector(), want.to_vector())
+            << shape_str(c.x) << " slope " << slope << " bias " << bias;
+      }
   }
 }
 

@@ -78,6 +78,18 @@ void BM_BatchNormLeakyTrain(benchmark::State& st) {
 }
 BENCHMARK(BM_BatchNormLeakyTrain)->Arg(0)->Arg(1);
 
+// D's first conv and its LeakyReLU on the CPU ([32, 3, 32, 32] -> [32, 128, 16, 16]), forward only:
+// arg 0 conv2d then leaky_relu, arg 1 conv2d_act (the activation in the conv's permuting copy).
+void BM_ConvLeakyForward(benchmark::State& st) {
+  Generator g(5);
+  const Tensor x = randn({32, 3, 32, 32}, g), w = randn({128, 3, 4, 4}, g) * 0.1;
+  NoGradGuard ng;
+  for (auto _ : st)
+    benchmark::DoNotOptimize(st.range(0) ? conv2d_act(x, w, {}, ConvParams(2, 1), 0.2)
+                                         : leaky_relu(conv2d(x, w, {}, ConvParams(2, 1)), 0.2));
+}
+BENCHMARK(BM_ConvLeakyForward)->Arg(0)->Arg(1);
+
 void BM_PerSampleLinf(benchmark::State& st) {
   Generator g(1);
   Tensor x = randn({64, 3, 32, 32}, g);

@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -294,6 +295,29 @@ void BM_ConvCudnn(benchmark::State& st) { conv_pass(st, false); }
 void BM_ConvIgemm(benchmark::State& st) { conv_pass(st, true); }  // read next to BM_ConvCudnn
 BENCHMARK(BM_ConvCudnn)->ArgsProduct({{32, 64}, {0, 1, 2, 3, 4}, {0, 1, 2}})->UseManualTime();
 BENCHMARK(BM_ConvIgemm)->ArgsProduct({{32, 64}, {0, 1, 2, 3, 4}, {0, 1, 2}})->UseManualTime();
+
+// D's first conv with its LeakyReLU (3x32 -> 128x16 at batch 32 and 64) through the dispatching
+// kc::conv2d: arg 1 picks cuDNN (0) or the implicit GEMM (1) by MMGAN_CONV, arg 2 runs the
+// LeakyReLU as a separate pass over y (0: cuDNN's path for an epilogue) or fused (1: in the
+// implicit GEMM's store; cuDNN still runs its pass after). Counted FLOPs are the conv's.
+void BM_ConvLeaky(benchmark::State& st) {
+  const ConvGeom g = dcgan32_geom(st.range(0), 0);
+  setenv("MMGAN_CONV", st.range(1) ? "igemm" : "cudnn", 1);
+  Floats x(g.n * g.c * g.h * g.w), w(g.o * g.c * g.kh * g.kw), y(g.n * g.o * g.oh * g.ow);
+  const View xv = view(x.buf.get(), DType::F32, {g.n, g.c, g.h, g.w});
+  const View wv = view(w.buf.get(), DType::F32, {g.o, g.c, g.kh, g.kw});
+  const View yv = view(y.buf.get(), DType::F32, {g.n, g.o, g.oh, g.ow});
+  ConvEpilogue leaky;
+  leaky.act = Act::Leaky, leaky.slope = 0.2;
+  const std::function<void()> f = st.range(2) ? std::function<void()>([&] { kc::conv2d(ctx(), g, xv, wv, yv, leaky); })
+                                              : [&] {
+                                                  kc::conv2d(ctx(), g, xv, wv, yv);
+                                                  kc::unary(ctx().stream(), UnaryOp::LeakyRelu, 0.2, 0, yv, yv);
+                                                };
+  for (auto _ : st) report_flops(st, time_calls(f), 2.0 * double(g.n * g.o * g.oh * g.ow) * double(g.c * g.kh * g.kw));
+  unsetenv("MMGAN_CONV");
+}
+BENCHMARK(BM_ConvLeaky)->ArgsProduct({{32, 64}, {0, 1}, {0, 1}})->UseManualTime();
 
 // The FID Inception's pooling and resizing at batch 8 (as tools/bench_engine.cpp on the CPU).
 // Args: the op (0: max pool 3x3 s2 on [8, 64, 147, 147], 1: average pool 3x3 s1 p1 without the

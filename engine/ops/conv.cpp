@@ -3,9 +3,13 @@
 //   y = conv_transpose2d(x, w)    dx = conv2d(gy, w)               dw = conv2d_weight(gy, x)
 //   y = conv2d_weight(x, gy)      dx = conv_transpose2d(gy, gw')   dgy = conv2d(x, gw')
 // Every backward is one of the three, so gradients of any order stay inside the family. Biases
-// are a broadcast add (their gradient is a sum, also differentiable).
+// are a broadcast add (their gradient is a sum, also differentiable). conv2d_act fuses the bias and
+// a ReLU/LeakyReLU into the forward's output pass (kernels ConvEpilogue: the implicit GEMM's store
+// on CUDA, the permuting copy on the CPU) and multiplies g by the activation's mask, a constant read
+// from its saved output, before the same three formulas.
 // Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch parity) and the network parity
 // tests (tests/test_models.cpp).
+#include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
 #include "../ops.h"
 #include "dispatch.h"
@@ -80,8 +84,13 @@ Tensor conv_transpose_raw(const Tensor& x, const Tensor& w, int64_t out_h, int64
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, ConvParams p) {
-  const char* op = "conv2d";
+namespace {
+
+// conv2d, with act(y + b) fused into its output pass when act is set (then b and the activation are
+// part of this one op: its backward masks g with the activation's derivative, read from the saved
+// output as a constant, and b's gradient is the masked g's sum).
+Tensor conv2d_impl(const Tensor& x, const Tensor& w, const Tensor& b, ConvParams p, bool act, double slope) {
+  const char* op = act ? "conv2d_act" : "conv2d";
   check_operands(op, x, w);
   check_params(op, p);
   MMGAN_CHECK(x.size(1) == w.size(1), op, ": input ", x.str(), " has ", x.size(1), " channels but weight ", w.str(),
@@ -89,21 +98,51 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, ConvParams p) {
   const int64_t kh = w.size(2), kw = w.size(3);
   MMGAN_CHECK(x.size(2) + 2 * p.pad_h >= kh && x.size(3) + 2 * p.pad_w >= kw, op, ": kernel ", kh, "x", kw,
               " is larger than the padded input ", x.str());
+  MMGAN_CHECK(slope >= 0, op, ": the activation's slope must be >= 0, got ", slope);
+  const bool fuse_bias = act && b.defined();
+  if (fuse_bias) {
+    detail::check_same(op, x, b);
+    MMGAN_CHECK(b.dim() == 1 && b.size(0) == w.size(0), op, ": bias ", b.str(), " does not match ", w.size(0),
+                " output channels");
+  }
   const int64_t oh = conv_out(x.size(2), kh, p.stride_h, p.pad_h), ow = conv_out(x.size(3), kw, p.stride_w, p.pad_w);
   const ConvGeom g = geom(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), kh, kw, oh, ow, p);
   Tensor y = empty({x.size(0), w.size(0), oh, ow}, x.dtype(), x.device());
-  if (empty_geom(g)) {
+  const Tensor bc = fuse_bias ? b.detach().contiguous() : Tensor();
+  kernels::ConvEpilogue ep;
+  if (act) ep.act = kernels::act_of(true, slope), ep.slope = slope;
+  if (fuse_bias) ep.bias = bc.view().data;
+  if (empty_geom(g)) {  // no input channels (or nothing to compute): act(0 + b)
+    NoGradGuard ng;
     y.fill_(0.0);
+    if (fuse_bias) y = y + bc.reshape({1, -1, 1, 1});
+    if (act) y = slope == 0 ? relu(y) : leaky_relu(y, slope);
   } else {
     const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
-    detail::backend_of(x).conv2d(g, xc.view(), wc.view(), y.view());
+    detail::backend_of(x).conv2d(g, xc.view(), wc.view(), y.view(), ep);
   }
-  y = Recorder("conv2d").input(x).input(w).save(x).save(w).finish(y, [p](BackwardContext& c) {
-    const Tensor g = c.grad(), x = c.saved(0), w = c.saved(1);
+  Recorder r(op);
+  r.input(x).input(w).input(fuse_bias ? b : Tensor()).save(x).save(w);
+  if (act) r.save_output();
+  y = r.finish(y, [p, act, slope](BackwardContext& c) {
+    const Tensor x = c.saved(0), w = c.saved(1);
+    Tensor g = c.grad();
+    if (act) g = g * (gt(c.saved(2), 0.0) * (1 - slope) + slope);  // the mask: a constant
     return grads({c.needs(0) ? conv_transpose_raw(g, w, x.size(2), x.size(3), p) : Tensor(),
-                  c.needs(1) ? conv2d_weight(x, g, w.size(2), w.size(3), p) : Tensor()});
+                  c.needs(1) ? conv2d_weight(x, g, w.size(2), w.size(3), p) : Tensor(),
+                  c.needs(2) ? sum(g, {0, 2, 3}) : Tensor()});
   });
-  return add_channel_bias(op, y, b);
+  return fuse_bias ? y : add_channel_bias(op, y, b);
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, ConvParams p) {
+  return conv2d_impl(x, w, b, p, false, 0);
+}
+
+Tensor conv2d_act(const Tensor& x, const Tensor& w, const Tensor& b, ConvParams p, double slope) {
+  return conv2d_impl(x, w, b, p, true, slope);
 }
 
 Tensor conv_transpose2d_to(const Tensor& x, const Tensor& w, int64_t out_h, int64_t out_w, const Tensor& b,

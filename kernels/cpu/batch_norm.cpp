@@ -102,7 +102,7 @@ void grad_input_t(const BatchNormGrad& a, const T* gw, const T* gb, T* gx) {
 // Calls f(T{}, Act constant) for the dtype and the activation.
 template <class F>
 void dispatch(DType t, bool act, double slope, F f) {
-  with_act(act, slope, [&](auto a) {
+  with_act(act_of(act, slope), [&](auto a) {
     if (t == DType::F32) f(float(0), a);
     else f(double(0), a);
   });

@@ -2,6 +2,7 @@
 // at once, so BLAS sees large matrices even for the 4x4 layers). The three entry points are the
 // closed family of kernels/conv_geom.h:
 //   conv2d:             y  = W  @ im2col(x)                 [O, CKK] x [CKK, N*P]
+//                       then act(y + bias) if asked (ConvEpilogue), in the permuting copy
 //   conv2d_input_grad:  gx = col2im(W^T @ gy)                (= conv_transpose2d)
 //   conv2d_weight_grad: gw = gy @ im2col(x)^T                [O, N*P] x [N*P, CKK]
 // gy and y are [N, O, P] in memory while GEMM wants [O, N*P]: a permuting copy bridges them
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <type_traits>
 
 #include "cpu_kernels.h"
 
@@ -104,22 +106,56 @@ void nop_to_onp(const T* src, int64_t N, int64_t O, int64_t P, T* dst) {
     for (int64_t o = 0; o < O; ++o)
       for (int64_t p = 0; p < P; ++p) dst[o * N * P + n * P + p] = src[(n * O + o) * P + p];
 }
-template <class T>
-void onp_to_nop(const T* src, int64_t N, int64_t O, int64_t P, T* dst) {
+// [O, N*P] -> [N, O, P], with the epilogue applied as it writes (act(v + bias[o]), bias optional).
+template <Act A, bool kBias, class T>
+void onp_to_nop(const T* src, int64_t N, int64_t O, int64_t P, const T* bias, T slope, T* dst) {
 #pragma omp parallel for collapse(2) schedule(static) if (N * O * P >= (1 << 15))
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t o = 0; o < O; ++o)
-      for (int64_t p = 0; p < P; ++p) dst[(n * O + o) * P + p] = src[o * N * P + n * P + p];
+    for (int64_t o = 0; o < O; ++o) {
+      const T b = kBias ? bias[o] : T(0);
+      for (int64_t p = 0; p < P; ++p) {
+        const T v = src[o * N * P + n * P + p];
+        dst[(n * O + o) * P + p] = activate<A>(kBias ? v + b : v, slope);
+      }
+    }
+}
+
+// The epilogue in place over y [N, O, P] (the paths with no permuting copy to carry it).
+template <Act A, bool kBias, class T>
+void epilogue_in_place(T* y, int64_t N, int64_t O, int64_t P, const T* bias, T slope) {
+#pragma omp parallel for collapse(2) schedule(static) if (N * O * P >= (1 << 15))
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o) {
+      const T b = kBias ? bias[o] : T(0);
+      T* row = y + (n * O + o) * P;
+      for (int64_t p = 0; p < P; ++p) row[p] = activate<A>(kBias ? row[p] + b : row[p], slope);
+    }
+}
+
+// Calls f(Act constant, bool constant) for the epilogue's activation and whether it has a bias.
+template <class F>
+void with_epilogue(const ConvEpilogue& ep, F f) {
+  with_act(ep.act, [&](auto a) {
+    if (ep.bias) f(a, std::true_type{});
+    else f(a, std::false_type{});
+  });
 }
 
 template <class T>
-void conv2d_t(const ConvGeom& g, const T* x, const T* w, T* y) {
+void conv2d_t(const ConvGeom& g, const T* x, const T* w, T* y, const ConvEpilogue& ep) {
   const int64_t P = g.out_pixels(), K = g.col_rows(), in_plane = g.c * g.h * g.w;
   const DType t = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  const T* bias = static_cast<const T*>(ep.bias);
+  const T slope = T(ep.slope);
+  auto finish_in_place = [&](T* out, int64_t n) {
+    if (ep.empty()) return;
+    with_epilogue(ep, [&](auto a, auto b) { epilogue_in_place<decltype(a)::value, decltype(b)::value>(out, n, g.o, P, bias, slope); });
+  };
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
   if (pointwise) {
     for (int64_t n = 0; n < g.n; ++n)
       gemm(t, false, false, g.o, P, K, 1.0, w, K, x + n * in_plane, P, 0.0, y + n * g.o * P, P);
+    finish_in_place(y, g.n);
     return;
   }
   const int64_t per = std::clamp<int64_t>(kColsBudget / std::max<int64_t>(K * P, 1), 1, g.n);
@@ -132,11 +168,14 @@ void conv2d_t(const ConvGeom& g, const T* x, const T* w, T* y) {
     T* out = y + n0 * g.o * P;
     if (c.n == 1) {
       gemm(t, false, false, g.o, NP, K, 1.0, w, K, cols, NP, 0.0, out, NP);
+      finish_in_place(out, 1);
       continue;
     }
     T* tmp = scratch<T>(1, g.o * NP);
     gemm(t, false, false, g.o, NP, K, 1.0, w, K, cols, NP, 0.0, tmp, NP);
-    onp_to_nop(tmp, c.n, g.o, P, out);
+    with_epilogue(ep, [&](auto a, auto b) {
+      onp_to_nop<decltype(a)::value, decltype(b)::value>(tmp, c.n, g.o, P, bias, slope, out);
+    });
   }
 }
 
@@ -172,9 +211,9 @@ void weight_grad_t(const ConvGeom& g, const T* x, const T* gy, T* gw) {
 
 }  // namespace
 
-void conv2d(const ConvGeom& g, const View& x, const View& w, const View& y) {
-  if (x.dtype == DType::F32) conv2d_t(g, x.ptr<float>(), w.ptr<float>(), y.ptr<float>());
-  else conv2d_t(g, x.ptr<double>(), w.ptr<double>(), y.ptr<double>());
+void conv2d(const ConvGeom& g, const View& x, const View& w, const View& y, const ConvEpilogue& ep) {
+  if (x.dtype == DType::F32) conv2d_t(g, x.ptr<float>(), w.ptr<float>(), y.ptr<float>(), ep);
+  else conv2d_t(g, x.ptr<double>(), w.ptr<double>(), y.ptr<double>(), ep);
 }
 void conv2d_input_grad(const ConvGeom& g, const View& gy, const View& w, const View& gx) {
   if (gy.dtype == DType::F32) input_grad_t(g, gy.ptr<float>(), w.ptr<float>(), gx.ptr<float>());

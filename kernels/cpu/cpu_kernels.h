@@ -37,7 +37,7 @@ void gemm(DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
           const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc);
 // 2-d convolution family (kernels/conv_geom.h); all tensors contiguous, outputs overwritten.
 // x [N, C, H, W], w [O, C, KH, KW], y / gy [N, O, OH, OW], gw [O, C, KH, KW].
-void conv2d(const ConvGeom& g, const View& x, const View& w, const View& y);
+void conv2d(const ConvGeom& g, const View& x, const View& w, const View& y, const ConvEpilogue& ep = {});
 void conv2d_input_grad(const ConvGeom& g, const View& gy, const View& w, const View& gx);
 void conv2d_weight_grad(const ConvGeom& g, const View& x, const View& gy, const View& gw);
 // Pooling and bilinear resizing (kernels/pool_geom.h, pool.cpp, resize.cpp); all tensors

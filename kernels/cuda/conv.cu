@@ -8,7 +8,9 @@
 // use cuDNN. MMGAN_CONV=cudnn|igemm forces one implementation (benchmarks, tests), MMGAN_CONV_LOG=1
 // prints every choice with both times. A shape first met inside a capture runs cuDNN there (which
 // must already know it: captures follow an eager iteration) and is chosen at its next eager call.
-// Checked by tests/test_cuda_backend.cpp (both implementations, and the dispatch, against the CPU).
+// The forward's fused epilogue (bias, activation: ConvEpilogue) runs inside the implicit GEMM's
+// store, or as one pass after cuDNN. Checked by tests/test_cuda_backend.cpp (both implementations,
+// and the dispatch, against the CPU) and tests/test_ops.cpp (the conv2d_act rows on every backend).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@
 
 #include "check.h"
 #include "cuda_kernels.h"
+#include "launch.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -32,7 +35,7 @@ enum class Dir : int { Fwd = 0, BwdData = 1, BwdFilter = 2 };
 enum class Impl { Cudnn, Igemm };
 const char* const kDirName[] = {"forward", "backward-data", "backward-filter"};
 
-using Key = std::array<int64_t, 15>;
+using Key = std::array<int64_t, 16>;
 
 struct Choices {
   std::mutex mu;
@@ -97,15 +100,17 @@ std::vector<float> to_host(Context& ctx, const void* p, int64_t n) {
 }
 
 // Runs direction d on `out` (out_numel floats) with the implementation chosen for this shape.
+// epilogue_code: a code for the forward's fused epilogue (0: none), part of the key because it changes
+// what the two implementations cost.
 template <class Cudnn, class Igemm>
-void dispatch(Context& ctx, Dir d, const ConvGeom& g, const View& out, int64_t out_numel, Cudnn&& cudnn,
-              Igemm&& igemm) {
+void dispatch(Context& ctx, Dir d, const ConvGeom& g, const View& out, int64_t out_numel, int64_t epilogue_code,
+              Cudnn&& cudnn, Igemm&& igemm) {
   const bool eligible = out.dtype == DType::F32 && math_mode().conv_tf32 && out_numel > 0 && g.c > 0 && g.o > 0 &&
                         g.kh > 0 && g.kw > 0 && g.n > 0 && g.oh > 0 && g.ow > 0 && igemm_supported(ctx.device());
   const std::string pol = policy();
   if (!eligible || pol == "cudnn") return cudnn();
   if (pol == "igemm") return igemm();
-  const Key key{ctx.device(), int64_t(d), g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw};
+  const Key key{ctx.device(), int64_t(d), g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, epilogue_code};
   Choices& c = choices();
   {
     std::lock_guard<std::mutex> lock(c.mu);
@@ -140,23 +145,64 @@ void dispatch(Context& ctx, Dir d, const ConvGeom& g, const View& out, int64_t o
   if (pick == Impl::Cudnn) cudnn();  // the timing left the implicit GEMM's result in out otherwise
 }
 
+// The epilogue after cuDNN, in place over y [n, o, P]: y = act(y + bias[o]) (activation.h).
+template <Act A, bool kBias, class T, class I>
+__global__ void __launch_bounds__(kThreads) epilogue_kernel(T* y, const T* bias, I total, I o, I plane, T slope) {
+  const I stride = I(blockDim.x) * gridDim.x;
+  for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const T v = y[i];
+    y[i] = activate<A>(kBias ? v + bias[(i / plane) % o] : v, slope);
+  }
+}
+
+void epilogue(Context& ctx, const ConvGeom& g, const View& y, const ConvEpilogue& ep) {
+  const int64_t total = g.n * g.o * g.oh * g.ow;
+  if (ep.empty() || total <= 0) return;
+  with_act(ep.act, [&](auto a) {
+    with_index_type(total, [&](auto zero) {
+      using I = decltype(zero);
+      auto launch = [&](auto t) {
+        using T = decltype(t);
+        const T* b = static_cast<const T*>(ep.bias);
+        if (b)
+          epilogue_kernel<decltype(a)::value, true, T, I><<<blocks_for(total), kThreads, 0, ctx.stream()>>>(
+              y.ptr<T>(), b, I(total), I(g.o), I(g.oh * g.ow), T(ep.slope));
+        else
+          epilogue_kernel<decltype(a)::value, false, T, I><<<blocks_for(total), kThreads, 0, ctx.stream()>>>(
+              y.ptr<T>(), b, I(total), I(g.o), I(g.oh * g.ow), T(ep.slope));
+      };
+      if (y.dtype == DType::F32) launch(float(0));
+      else launch(double(0));
+    });
+  });
+  MMGAN_CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace
 
-void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y) {
+void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y, const ConvEpilogue& ep) {
+  const int64_t code = ep.empty() ? 0 : 1 + int64_t(ep.act) * 2 + (ep.bias ? 1 : 0);
   dispatch(
-      ctx, Dir::Fwd, g, y, g.n * g.o * g.oh * g.ow, [&] { cudnn_conv2d(ctx, g, x, w, y); },
-      [&] { igemm_conv2d(ctx, g, x.ptr<float>(), w.ptr<float>(), y.ptr<float>()); });
+      ctx, Dir::Fwd, g, y, g.n * g.o * g.oh * g.ow, code,
+      [&] {
+        cudnn_conv2d(ctx, g, x, w, y);
+        epilogue(ctx, g, y, ep);
+      },
+      [&] {
+        igemm_conv2d(ctx, g, x.ptr<float>(), w.ptr<float>(), y.ptr<float>(), static_cast<const float*>(ep.bias),
+                     ep.act, float(ep.slope));
+      });
 }
 
 void conv2d_input_grad(Context& ctx, const ConvGeom& g, const View& gy, const View& w, const View& gx) {
   dispatch(
-      ctx, Dir::BwdData, g, gx, g.n * g.c * g.h * g.w, [&] { cudnn_conv2d_input_grad(ctx, g, gy, w, gx); },
+      ctx, Dir::BwdData, g, gx, g.n * g.c * g.h * g.w, 0, [&] { cudnn_conv2d_input_grad(ctx, g, gy, w, gx); },
       [&] { igemm_conv2d_input_grad(ctx, g, gy.ptr<float>(), w.ptr<float>(), gx.ptr<float>()); });
 }
 
 void conv2d_weight_grad(Context& ctx, const ConvGeom& g, const View& x, const View& gy, const View& gw) {
   dispatch(
-      ctx, Dir::BwdFilter, g, gw, g.o * g.c * g.kh * g.kw, [&] { cudnn_conv2d_weight_grad(ctx, g, x, gy, gw); },
+      ctx, Dir::BwdFilter, g, gw, g.o * g.c * g.kh * g.kw, 0, [&] { cudnn_conv2d_weight_grad(ctx, g, x, gy, gw); },
       [&] { igemm_conv2d_weight_grad(ctx, g, x.ptr<float>(), gy.ptr<float>(), gw.ptr<float>()); });
 }
 

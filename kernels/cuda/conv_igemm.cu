@@ -160,7 +160,7 @@ bool igemm_supported(int device) {
 }
 
 void igemm_conv2d(Context& ctx, const ConvGeom& g, const float* x, const float* w, float* y, const float* bias,
-                  IgemmAct act, float slope) {
+                  Act act, float slope) {
   DeviceGuard guard(ctx.device());
   ConvFwdGemm p{g, x, w, y, bias, act, slope};
   run_igemm(ctx, p);

@@ -59,7 +59,8 @@ void gemm(Context& ctx, DType t, bool trans_a, bool trans_b, int64_t m, int64_t 
 // implicit GEMM (float32 with TF32 allowed, sm_80+), chosen on first use by timing both and kept
 // only if it agrees with cuDNN; float64, exact float32 and older GPUs use cuDNN. MMGAN_CONV=cudnn
 // or =igemm forces one; MMGAN_CONV_LOG=1 prints each choice.
-void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y);
+void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const View& y,
+            const ConvEpilogue& ep = {});
 void conv2d_input_grad(Context& ctx, const ConvGeom& g, const View& gy, const View& w, const View& gx);
 void conv2d_weight_grad(Context& ctx, const ConvGeom& g, const View& x, const View& gy, const View& gw);
 
@@ -72,7 +73,7 @@ void cudnn_conv2d_weight_grad(Context& ctx, const ConvGeom& g, const View& x, co
 // contiguous NCHW, TF32 tensor cores; the forward's epilogue adds bias [o] (or none) and applies act.
 bool igemm_supported(int device);  // compute capability 8.0 or later
 void igemm_conv2d(Context& ctx, const ConvGeom& g, const float* x, const float* w, float* y,
-                  const float* bias = nullptr, IgemmAct act = IgemmAct::None, float slope = 0);
+                  const float* bias = nullptr, Act act = Act::None, float slope = 0);
 void igemm_conv2d_input_grad(Context& ctx, const ConvGeom& g, const float* gy, const float* w, float* gx);
 void igemm_conv2d_weight_grad(Context& ctx, const ConvGeom& g, const float* x, const float* gy, float* gw);
 
