@@ -22,6 +22,9 @@ Tensor pow(const Tensor& x, double p);
 Tensor clamp(const Tensor& x, double lo, double hi);
 Tensor relu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, double slope);
+// leaky_relu's derivative at x as a constant (no history): x > 0 ? 1 : slope (slope 0: relu's).
+// Ops that fuse the activation read it from their output, which has the same sign for slope >= 0.
+Tensor leaky_relu_mask(const Tensor& x, double slope);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor softplus(const Tensor& x);    // log(1 + e^x), stable for any x

@@ -6,6 +6,7 @@
 // transposed convolution may ask for an x-shape that conv2d's size formula would round differently.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "activation.h"
 
@@ -29,5 +30,15 @@ struct ConvEpilogue {
   double slope = 0;
   bool empty() const { return bias == nullptr && act == Act::None; }
 };
+
+// Calls f(Act constant, bool constant: whether there is a bias), so an epilogue loop is compiled
+// for exactly what it applies.
+template <class F>
+void with_epilogue(const ConvEpilogue& ep, F f) {
+  with_act(ep.act, [&](auto a) {
+    if (ep.bias) f(a, std::true_type{});
+    else f(a, std::false_type{});
+  });
+}
 
 }  // namespace mmgan::kernels

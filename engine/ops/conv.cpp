@@ -127,7 +127,7 @@ Tensor conv2d_impl(const Tensor& x, const Tensor& w, const Tensor& b, ConvParams
   y = r.finish(y, [p, act, slope](BackwardContext& c) {
     const Tensor x = c.saved(0), w = c.saved(1);
     Tensor g = c.grad();
-    if (act) g = g * (gt(c.saved(2), 0.0) * (1 - slope) + slope);  // the mask: a constant
+    if (act) g = g * leaky_relu_mask(c.saved(2), slope);
     return grads({c.needs(0) ? conv_transpose_raw(g, w, x.size(2), x.size(3), p) : Tensor(),
                   c.needs(1) ? conv2d_weight(x, g, w.size(2), w.size(3), p) : Tensor(),
                   c.needs(2) ? sum(g, {0, 2, 3}) : Tensor()});

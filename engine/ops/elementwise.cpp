@@ -139,10 +139,11 @@ Tensor relu(const Tensor& x) {
 Tensor leaky_relu(const Tensor& x, double slope) {
   return Recorder("leaky_relu").input(x).save(x).finish(run_unary(UnaryOp::LeakyRelu, x, slope),
                                                         [slope](BackwardContext& c) {
-                                                          return grads({c.grad() * mask_unary(UnaryOp::LeakyMask,
-                                                                                              c.saved(0), slope)});
+                                                          return grads({c.grad() * leaky_relu_mask(c.saved(0), slope)});
                                                         });
 }
+
+Tensor leaky_relu_mask(const Tensor& x, double slope) { return mask_unary(UnaryOp::LeakyMask, x, slope); }
 
 // y = tanh x                          dx = g (1 - y^2)
 Tensor tanh(const Tensor& x) {

@@ -24,8 +24,6 @@
 // tests/test_models.cpp.
 #include <cmath>
 #include <limits>
-#include <tuple>
-#include <utility>
 
 #include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
@@ -53,7 +51,7 @@ Tensor mean_c(const Tensor& v) { return mean(v, kStatDims, true); }
 // that gives the mask), undefined without an activation.
 std::vector<Tensor> batch_norm_double_backward(BackwardContext& c, double eps, double slope) {
   const Tensor x = c.saved(0), w = c.saved(1), g_out = c.saved(2), y = c.saved(3);
-  const Tensor mask = y.defined() ? gt(y, 0.0) * (1 - slope) + slope : Tensor();
+  const Tensor mask = y.defined() ? leaky_relu_mask(y, slope) : Tensor();
   const Tensor g = mask.defined() ? g_out * mask : g_out;
   const Tensor xc = x - mean_c(x);
   const Tensor s = pow(mean_c(square(xc)) + eps, -0.5);
@@ -110,13 +108,18 @@ std::vector<Tensor> batch_norm_backward_op(const Tensor& x, const Tensor& w, con
   return r.finish({gx, gw, gb}, [eps, slope](BackwardContext& bc) { return batch_norm_double_backward(bc, eps, slope); });
 }
 
-// The batch moments as [1, C, 1, 1] tensors: mean and biased variance (no autograd).
-std::pair<Tensor, Tensor> batch_moments(const Tensor& x_contiguous) {
-  const int64_t c = x_contiguous.size(1), inner = x_contiguous.size(2) * x_contiguous.size(3);
-  Tensor mu = empty({1, c, 1, 1}, x_contiguous.dtype(), x_contiguous.device());
-  Tensor var = empty({1, c, 1, 1}, x_contiguous.dtype(), x_contiguous.device());
-  detail::backend_of(x_contiguous).channel_moments(x_contiguous.view(), c, inner, mu.view(), var.view());
-  return {mu, var};
+// The batch statistics of xd (x detached and contiguous) as [1, C, 1, 1] constants: mean, biased
+// variance and 1 / sqrt(var + eps).
+struct BatchStats {
+  Tensor mean, var, invstd;
+};
+BatchStats batch_stats(const Tensor& xd, double eps) {
+  NoGradGuard ng;
+  const int64_t c = xd.size(1), inner = xd.size(2) * xd.size(3);
+  BatchStats st{empty({1, c, 1, 1}, xd.dtype(), xd.device()), empty({1, c, 1, 1}, xd.dtype(), xd.device()), {}};
+  detail::backend_of(xd).channel_moments(xd.view(), c, inner, st.mean.view(), st.var.view());
+  st.invstd = pow(st.var + eps, -0.5);
+  return st;
 }
 
 // act: the activation after the normalisation, fused into the same pass (slope 0: ReLU, else
@@ -126,14 +129,13 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, const
                         const Tensor& running_var, double momentum, double eps, bool act, double slope) {
   const int64_t n = x.size(0) * x.size(2) * x.size(3);
   MMGAN_CHECK(n > 1, "batch_norm2d: training needs more than one value per channel, got input ", x.str());
-  Tensor y, mu, invstd;
+  const Tensor xd = x.detach().contiguous();
+  const BatchStats st = batch_stats(xd, eps);
+  const Tensor &mu = st.mean, &var = st.var, &invstd = st.invstd;
+  Tensor y;
   {
     NoGradGuard ng;
-    const Tensor xd = x.detach().contiguous();
     const int64_t c = x.size(1), inner = x.size(2) * x.size(3);
-    Tensor var;
-    std::tie(mu, var) = batch_moments(xd);
-    invstd = pow(var + eps, -0.5);
     // y = act(x scale + shift), scale = w / sqrt(var + eps), shift = b - mean scale: one pass over x.
     const Tensor scale = w.defined() ? channel(w.detach()) * invstd : invstd;
     const Tensor shift = b.defined() ? channel(b.detach()) - mu * scale : neg(mu * scale);
@@ -217,14 +219,8 @@ std::vector<Tensor> batch_norm2d_backward(const Tensor& x, const Tensor& weight,
                 " does not match input ", x.str());
     MMGAN_CHECK(slope >= 0, "batch_norm2d_backward: the activation's slope must be >= 0, got ", slope);
   }
-  Tensor mu, invstd;
-  {
-    NoGradGuard ng;
-    Tensor var;
-    std::tie(mu, var) = batch_moments(x.detach().contiguous());
-    invstd = pow(var + eps, -0.5);
-  }
-  return batch_norm_backward_op(x, weight, grad, act_output, mu, invstd, eps, slope);
+  const BatchStats st = batch_stats(x.detach().contiguous(), eps);
+  return batch_norm_backward_op(x, weight, grad, act_output, st.mean, st.invstd, eps, slope);
 }
 
 Tensor spectral_normalize(const Tensor& w, const Tensor& u, const Tensor& v, int64_t dim, bool power_iteration,

@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
-#include <type_traits>
 
 #include "cpu_kernels.h"
 
@@ -130,15 +129,6 @@ void epilogue_in_place(T* y, int64_t N, int64_t O, int64_t P, const T* bias, T s
       T* row = y + (n * O + o) * P;
       for (int64_t p = 0; p < P; ++p) row[p] = activate<A>(kBias ? row[p] + b : row[p], slope);
     }
-}
-
-// Calls f(Act constant, bool constant) for the epilogue's activation and whether it has a bias.
-template <class F>
-void with_epilogue(const ConvEpilogue& ep, F f) {
-  with_act(ep.act, [&](auto a) {
-    if (ep.bias) f(a, std::true_type{});
-    else f(a, std::false_type{});
-  });
 }
 
 template <class T>

@@ -158,18 +158,14 @@ __global__ void __launch_bounds__(kThreads) epilogue_kernel(T* y, const T* bias,
 void epilogue(Context& ctx, const ConvGeom& g, const View& y, const ConvEpilogue& ep) {
   const int64_t total = g.n * g.o * g.oh * g.ow;
   if (ep.empty() || total <= 0) return;
-  with_act(ep.act, [&](auto a) {
+  with_epilogue(ep, [&](auto a, auto has_bias) {
     with_index_type(total, [&](auto zero) {
       using I = decltype(zero);
       auto launch = [&](auto t) {
         using T = decltype(t);
-        const T* b = static_cast<const T*>(ep.bias);
-        if (b)
-          epilogue_kernel<decltype(a)::value, true, T, I><<<blocks_for(total), kThreads, 0, ctx.stream()>>>(
-              y.ptr<T>(), b, I(total), I(g.o), I(g.oh * g.ow), T(ep.slope));
-        else
-          epilogue_kernel<decltype(a)::value, false, T, I><<<blocks_for(total), kThreads, 0, ctx.stream()>>>(
-              y.ptr<T>(), b, I(total), I(g.o), I(g.oh * g.ow), T(ep.slope));
+        epilogue_kernel<decltype(a)::value, decltype(has_bias)::value, T, I>
+            <<<blocks_for(total), kThreads, 0, ctx.stream()>>>(y.ptr<T>(), static_cast<const T*>(ep.bias), I(total),
+                                                              I(g.o), I(g.oh * g.ow), T(ep.slope));
       };
       if (y.dtype == DType::F32) launch(float(0));
       else launch(double(0));
