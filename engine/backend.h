@@ -1,6 +1,7 @@
 // The one interface every op dispatches to. The CPU backend (cpu_backend.cpp) is the reference;
 // the CUDA backend implements the same calls. Backends see kernel Views only: strides, storage
-// offsets and broadcasting are resolved by the engine before the call.
+// offsets and broadcasting are resolved by the engine before the call. The compute calls are
+// declared once, in kernels/backend_calls.def; memory, host copies and capture are here.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -41,58 +42,19 @@ class Backend {
   virtual void copy_to_host(const void* src, void* host_dst, std::size_t nbytes) = 0;
   virtual void copy_from_host(const void* host_src, void* dst, std::size_t nbytes) = 0;
 
-  // Elementwise.
-  virtual void unary(UnaryOp op, double a, double b, const View& x, const View& y) = 0;
-  virtual void binary(BinaryOp op, const View& a, const View& b, const View& out) = 0;
-  virtual void where(const View& cond, const View& a, const View& b, const View& out) = 0;
-  virtual void copy(const View& src, const View& dst) = 0;  // strided, with dtype conversion
-  virtual void fill(const View& dst, double value) = 0;
-  // BatchNorm's batch statistics: per channel of x [N, channels, inner], mean and biased variance.
-  virtual void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var) = 0;
-  // BatchNorm's apply step fused with its activation (kernels/batch_norm.h); contiguous operands.
-  virtual void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner,
-                              bool act, double slope, const View& y) = 0;
-  // BatchNorm's backward (kernels/batch_norm.h): gw, gb [channels], then gx from them.
-  virtual void batch_norm_grad_reduce(const kernels::BatchNormGrad& a, const View& gw, const View& gb) = 0;
-  virtual void batch_norm_grad_input(const kernels::BatchNormGrad& a, const View& gw, const View& gb,
-                                     const View& gx) = 0;
-
-  // Reductions.
-  virtual void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) = 0;
-  virtual void row_reduce(RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out) = 0;
-
-  // Linear algebra: C = alpha op(A) op(B) + beta C, row-major, one matrix per call.
-  virtual void gemm(kernels::DType t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
-                    const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) = 0;
-
-  // 2-d convolution family (kernels/conv_geom.h): contiguous operands, outputs overwritten; the
-  // forward may fuse a bias and an activation into its output pass (ConvEpilogue).
-  virtual void conv2d(const kernels::ConvGeom& g, const View& x, const View& w, const View& y,
-                      const kernels::ConvEpilogue& ep = {}) = 0;
-  virtual void conv2d_input_grad(const kernels::ConvGeom& g, const View& gy, const View& w, const View& gx) = 0;
-  virtual void conv2d_weight_grad(const kernels::ConvGeom& g, const View& x, const View& gy, const View& gw) = 0;
-
-  // Pooling and bilinear resizing (kernels/pool_geom.h): contiguous operands, outputs overwritten;
-  // the semantics of kernels/cpu/cpu_kernels.h.
-  virtual void max_pool2d(const kernels::PoolGeom& g, const View& x, const View& y) = 0;
-  virtual void max_pool2d_gather(const kernels::PoolGeom& g, const View& x, const View& v, const View& y) = 0;
-  virtual void max_pool2d_scatter(const kernels::PoolGeom& g, const View& x, const View& gy, const View& gx) = 0;
-  virtual void avg_pool2d(const kernels::PoolGeom& g, const View& x, const View& y) = 0;
-  virtual void avg_pool2d_adjoint(const kernels::PoolGeom& g, const View& gy, const View& gx) = 0;
-  virtual void resize_bilinear(const kernels::ResizeGeom& g, const View& x, const View& y) = 0;
-  virtual void resize_bilinear_adjoint(const kernels::ResizeGeom& g, const View& gy, const View& gx) = 0;
-
-  // Randomness (Philox stream; same numbers on every backend). A key's base is in this backend's memory.
-  virtual void fill_uniform(const View& dst, const kernels::PhiloxKey& key, double lo, double hi) = 0;
-  virtual void fill_normal(const View& dst, const kernels::PhiloxKey& key, double mean, double std) = 0;
-  // The gradient penalty's random points in one pass (kernels/interpolate.h); contiguous operands.
-  virtual void interpolate(const View& x_real, const View& x_fake, const kernels::PhiloxKey& key, const View& u,
-                           const View& xhat) = 0;
-
-  // Optimiser: one Adam step over `count` tensors (kernels/adam_math.h; lr and steps in this
-  // backend's memory).
-  virtual void adam_step(kernels::DType t, const kernels::AdamTensor* tensors, int count,
-                         const kernels::AdamHyper& h) = 0;
+  // The compute calls, one pure virtual each (kernels/backend_calls.def says what each computes).
+  // Their parameter types, as the list names them:
+  using AdamHyper = kernels::AdamHyper;
+  using AdamTensor = kernels::AdamTensor;
+  using BatchNormGrad = kernels::BatchNormGrad;
+  using ConvEpilogue = kernels::ConvEpilogue;
+  using ConvGeom = kernels::ConvGeom;
+  using DType = kernels::DType;
+  using PhiloxKey = kernels::PhiloxKey;
+  using PoolGeom = kernels::PoolGeom;
+  using ResizeGeom = kernels::ResizeGeom;
+#define MMGAN_BACKEND_CALL(name, cuda, params, args) virtual void name params = 0;
+#include "../kernels/backend_calls.def"
 
   // Capture (engine/capture.h). Between begin_capture() and end_capture(), the calling thread's
   // calls are recorded, not run (CUDA: stream capture into a graph; CPU: a list of calls), its

@@ -53,92 +53,20 @@ class CpuBackend final : public Backend {
     std::memcpy(dst, src, n);
   }
 
-  void unary(UnaryOp op, double a, double b, const View& x, const View& y) override {
-    run([=] { kc::unary(op, a, b, x, y); });
+  // Every compute call: run now, or recorded while capturing. A call that reads a host array
+  // records a copy of it (the array is gone by the replay), seen inside under the array's name.
+#define MMGAN_BACKEND_CALL(name, cuda, params, args) \
+  void name params override {                        \
+    run([=] { kc::name args; });                     \
   }
-  void binary(BinaryOp op, const View& a, const View& b, const View& out) override {
-    run([=] { kc::binary(op, a, b, out); });
+#define MMGAN_BACKEND_CALL_ARRAY(name, cuda, params, args, array, count) \
+  void name params override {                                            \
+    run([=, held = std::vector(array, array + count)] {                  \
+      const auto* array = held.data();                                   \
+      kc::name args;                                                     \
+    });                                                                  \
   }
-  void where(const View& c, const View& a, const View& b, const View& out) override {
-    run([=] { kc::where(c, a, b, out); });
-  }
-  void copy(const View& src, const View& dst) override {
-    run([=] { kc::copy(src, dst); });
-  }
-  void fill(const View& dst, double value) override {
-    run([=] { kc::fill(dst, value); });
-  }
-  void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var) override {
-    run([=] { kc::channel_moments(x, channels, inner, mean, var); });
-  }
-  void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,
-                      double slope, const View& y) override {
-    run([=] { kc::channel_affine(x, scale, shift, channels, inner, act, slope, y); });
-  }
-  void batch_norm_grad_reduce(const kernels::BatchNormGrad& a, const View& gw, const View& gb) override {
-    run([=] { kc::batch_norm_grad_reduce(a, gw, gb); });
-  }
-  void batch_norm_grad_input(const kernels::BatchNormGrad& a, const View& gw, const View& gb,
-                             const View& gx) override {
-    run([=] { kc::batch_norm_grad_input(a, gw, gb, gx); });
-  }
-  void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) override {
-    run([=] { kc::reduce(op, x, outer, r, inner, out); });
-  }
-  void row_reduce(RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out) override {
-    run([=] { kc::row_reduce(op, param, x, n, d, out); });
-  }
-  void gemm(kernels::DType t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
-            int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) override {
-    run([=] { kc::gemm(t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); });
-  }
-  void conv2d(const kernels::ConvGeom& g, const View& x, const View& w, const View& y,
-              const kernels::ConvEpilogue& ep) override {
-    run([=] { kc::conv2d(g, x, w, y, ep); });
-  }
-  void conv2d_input_grad(const kernels::ConvGeom& g, const View& gy, const View& w, const View& gx) override {
-    run([=] { kc::conv2d_input_grad(g, gy, w, gx); });
-  }
-  void conv2d_weight_grad(const kernels::ConvGeom& g, const View& x, const View& gy, const View& gw) override {
-    run([=] { kc::conv2d_weight_grad(g, x, gy, gw); });
-  }
-  void max_pool2d(const kernels::PoolGeom& g, const View& x, const View& y) override {
-    run([=] { kc::max_pool2d(g, x, y); });
-  }
-  void max_pool2d_gather(const kernels::PoolGeom& g, const View& x, const View& v, const View& y) override {
-    run([=] { kc::max_pool2d_gather(g, x, v, y); });
-  }
-  void max_pool2d_scatter(const kernels::PoolGeom& g, const View& x, const View& gy, const View& gx) override {
-    run([=] { kc::max_pool2d_scatter(g, x, gy, gx); });
-  }
-  void avg_pool2d(const kernels::PoolGeom& g, const View& x, const View& y) override {
-    run([=] { kc::avg_pool2d(g, x, y); });
-  }
-  void avg_pool2d_adjoint(const kernels::PoolGeom& g, const View& gy, const View& gx) override {
-    run([=] { kc::avg_pool2d_adjoint(g, gy, gx); });
-  }
-  void resize_bilinear(const kernels::ResizeGeom& g, const View& x, const View& y) override {
-    run([=] { kc::resize_bilinear(g, x, y); });
-  }
-  void resize_bilinear_adjoint(const kernels::ResizeGeom& g, const View& gy, const View& gx) override {
-    run([=] { kc::resize_bilinear_adjoint(g, gy, gx); });
-  }
-  void fill_uniform(const View& dst, const kernels::PhiloxKey& key, double lo, double hi) override {
-    run([=] { kc::fill_uniform(dst, key, lo, hi); });
-  }
-  void fill_normal(const View& dst, const kernels::PhiloxKey& key, double mean, double std) override {
-    run([=] { kc::fill_normal(dst, key, mean, std); });
-  }
-  void interpolate(const View& xr, const View& xf, const kernels::PhiloxKey& key, const View& u,
-                   const View& xhat) override {
-    run([=] { kc::interpolate(xr, xf, key, u, xhat); });
-  }
-  void adam_step(kernels::DType t, const kernels::AdamTensor* tensors, int count,
-                 const kernels::AdamHyper& h) override {
-    run([t, list = std::vector<kernels::AdamTensor>(tensors, tensors + count), h] {
-      kc::adam_step(t, list.data(), int(list.size()), h);
-    });
-  }
+#include "../kernels/backend_calls.def"
 
   void begin_capture() override;
   std::unique_ptr<Recording> end_capture() override;

@@ -19,6 +19,18 @@ enum class DType : uint8_t { F32, F64 };
 inline constexpr std::size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 8; }
 inline constexpr const char* dtype_name(DType t) { return t == DType::F32 ? "float32" : "float64"; }
 
+// Calls f(float(0)) or f(double(0)) for t, so a kernel is written once over its element type T
+// (`using T = decltype(tag);`), beside with_act (activation.h) and with_index_type (cuda/launch.h).
+template <class F>
+void with_dtype(DType t, F&& f) {
+  if (t == DType::F32) f(float(0));
+  else f(double(0));
+}
+
+// The other way: the DType of element type T (float or double).
+template <class T>
+inline constexpr DType dtype_of = sizeof(T) == 4 ? DType::F32 : DType::F64;
+
 inline constexpr int kMaxDims = 8;
 
 struct View {

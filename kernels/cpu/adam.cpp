@@ -31,11 +31,10 @@ void adam_t(const AdamTensor& a, const AdamScalars<T>& c) {
 }  // namespace
 
 void adam_step(DType t, const AdamTensor* tensors, int count, const AdamHyper& h) {
-  for (int k = 0; k < count; ++k) {
-    const AdamTensor& a = tensors[k];
-    if (t == DType::F32) adam_t(a, adam_scalars<float>(h, *h.lr, *a.step));
-    else adam_t(a, adam_scalars<double>(h, *h.lr, *a.step));
-  }
+  with_dtype(t, [&](auto tag) {
+    using T = decltype(tag);
+    for (int k = 0; k < count; ++k) adam_t(tensors[k], adam_scalars<T>(h, *h.lr, *tensors[k].step));
+  });
 }
 
 }  // namespace mmgan::kernels::cpu

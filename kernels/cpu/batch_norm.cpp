@@ -102,20 +102,17 @@ void grad_input_t(const BatchNormGrad& a, const T* gw, const T* gb, T* gx) {
 // Calls f(T{}, Act constant) for the dtype and the activation.
 template <class F>
 void dispatch(DType t, bool act, double slope, F f) {
-  with_act(act_of(act, slope), [&](auto a) {
-    if (t == DType::F32) f(float(0), a);
-    else f(double(0), a);
-  });
+  with_act(act_of(act, slope), [&](auto a) { with_dtype(t, [&](auto tag) { f(tag, a); }); });
 }
 
 }  // namespace
 
 void channel_moments(const View& x, int64_t channels, int64_t inner, const View& mean, const View& var) {
   const int64_t n = channels > 0 && inner > 0 ? x.numel() / (channels * inner) : 0;
-  if (x.dtype == DType::F32)
-    channel_moments_t(x.ptr<float>(), n, channels, inner, mean.ptr<float>(), var.ptr<float>());
-  else
-    channel_moments_t(x.ptr<double>(), n, channels, inner, mean.ptr<double>(), var.ptr<double>());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    channel_moments_t(x.ptr<T>(), n, channels, inner, mean.ptr<T>(), var.ptr<T>());
+  });
 }
 
 void channel_affine(const View& x, const View& scale, const View& shift, int64_t channels, int64_t inner, bool act,

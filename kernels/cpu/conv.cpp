@@ -134,7 +134,7 @@ void epilogue_in_place(T* y, int64_t N, int64_t O, int64_t P, const T* bias, T s
 template <class T>
 void conv2d_t(const ConvGeom& g, const T* x, const T* w, T* y, const ConvEpilogue& ep) {
   const int64_t P = g.out_pixels(), K = g.col_rows(), in_plane = g.c * g.h * g.w;
-  const DType t = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  const DType t = dtype_of<T>;
   const T* bias = static_cast<const T*>(ep.bias);
   const T slope = T(ep.slope);
   auto finish_in_place = [&](T* out, int64_t n) {
@@ -182,7 +182,7 @@ const T* gy_as_matrix(const ConvGeom& g, const T* gy) {
 template <class T>
 void input_grad_t(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const int64_t NP = g.n * g.out_pixels(), K = g.col_rows();
-  const DType t = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  const DType t = dtype_of<T>;
   const T* gyp = gy_as_matrix(g, gy);
   T* cols = scratch<T>(0, K * NP);
   gemm(t, true, false, K, NP, g.o, 1.0, w, K, gyp, NP, 0.0, cols, NP);
@@ -192,7 +192,7 @@ void input_grad_t(const ConvGeom& g, const T* gy, const T* w, T* gx) {
 template <class T>
 void weight_grad_t(const ConvGeom& g, const T* x, const T* gy, T* gw) {
   const int64_t NP = g.n * g.out_pixels(), K = g.col_rows();
-  const DType t = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  const DType t = dtype_of<T>;
   const T* gyp = gy_as_matrix(g, gy);
   T* cols = scratch<T>(0, K * NP);
   im2col(g, x, cols);
@@ -202,16 +202,22 @@ void weight_grad_t(const ConvGeom& g, const T* x, const T* gy, T* gw) {
 }  // namespace
 
 void conv2d(const ConvGeom& g, const View& x, const View& w, const View& y, const ConvEpilogue& ep) {
-  if (x.dtype == DType::F32) conv2d_t(g, x.ptr<float>(), w.ptr<float>(), y.ptr<float>(), ep);
-  else conv2d_t(g, x.ptr<double>(), w.ptr<double>(), y.ptr<double>(), ep);
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    conv2d_t(g, x.ptr<T>(), w.ptr<T>(), y.ptr<T>(), ep);
+  });
 }
 void conv2d_input_grad(const ConvGeom& g, const View& gy, const View& w, const View& gx) {
-  if (gy.dtype == DType::F32) input_grad_t(g, gy.ptr<float>(), w.ptr<float>(), gx.ptr<float>());
-  else input_grad_t(g, gy.ptr<double>(), w.ptr<double>(), gx.ptr<double>());
+  with_dtype(gy.dtype, [&](auto t) {
+    using T = decltype(t);
+    input_grad_t(g, gy.ptr<T>(), w.ptr<T>(), gx.ptr<T>());
+  });
 }
 void conv2d_weight_grad(const ConvGeom& g, const View& x, const View& gy, const View& gw) {
-  if (x.dtype == DType::F32) weight_grad_t(g, x.ptr<float>(), gy.ptr<float>(), gw.ptr<float>());
-  else weight_grad_t(g, x.ptr<double>(), gy.ptr<double>(), gw.ptr<double>());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    weight_grad_t(g, x.ptr<T>(), gy.ptr<T>(), gw.ptr<T>());
+  });
 }
 
 }  // namespace mmgan::kernels::cpu

@@ -123,41 +123,28 @@ void fill_t(const View& dst, T value) {
 }  // namespace
 
 void unary(UnaryOp op, double a, double b, const View& x, const View& y) {
-  if (x.dtype == DType::F32)
-    unary_t<float>(op, float(a), float(b), x.ptr<float>(), y.ptr<float>(), y.numel());
-  else
-    unary_t<double>(op, a, b, x.ptr<double>(), y.ptr<double>(), y.numel());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    unary_t<T>(op, T(a), T(b), x.ptr<T>(), y.ptr<T>(), y.numel());
+  });
 }
 
 void binary(BinaryOp op, const View& a, const View& b, const View& out) {
-  if (out.dtype == DType::F32)
-    binary_t<float>(op, a, b, out);
-  else
-    binary_t<double>(op, a, b, out);
+  with_dtype(out.dtype, [&](auto t) { binary_t<decltype(t)>(op, a, b, out); });
 }
 
 void where(const View& c, const View& a, const View& b, const View& out) {
-  if (out.dtype == DType::F32)
-    where_t<float>(c, a, b, out);
-  else
-    where_t<double>(c, a, b, out);
+  with_dtype(out.dtype, [&](auto t) { where_t<decltype(t)>(c, a, b, out); });
 }
 
 void copy(const View& src, const View& dst) {
-  if (src.dtype == DType::F32) {
-    if (dst.dtype == DType::F32) copy_t<float, float>(src, dst);
-    else copy_t<float, double>(src, dst);
-  } else {
-    if (dst.dtype == DType::F32) copy_t<double, float>(src, dst);
-    else copy_t<double, double>(src, dst);
-  }
+  with_dtype(src.dtype, [&](auto from) {
+    with_dtype(dst.dtype, [&](auto to) { copy_t<decltype(from), decltype(to)>(src, dst); });
+  });
 }
 
 void fill(const View& dst, double value) {
-  if (dst.dtype == DType::F32)
-    fill_t<float>(dst, float(value));
-  else
-    fill_t<double>(dst, value);
+  with_dtype(dst.dtype, [&](auto t) { fill_t<decltype(t)>(dst, decltype(t)(value)); });
 }
 
 }  // namespace mmgan::kernels::cpu

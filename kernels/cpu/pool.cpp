@@ -182,38 +182,38 @@ void avg_pool_adjoint_t(const PoolGeom& g, const T* gy, T* gx) {
 }  // namespace
 
 void max_pool2d(const PoolGeom& g, const View& x, const View& y) {
-  if (x.dtype == DType::F32)
-    max_pool_t(g, x.ptr<const float>(), y.ptr<float>());
-  else
-    max_pool_t(g, x.ptr<const double>(), y.ptr<double>());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    max_pool_t(g, x.ptr<const T>(), y.ptr<T>());
+  });
 }
 
 void max_pool2d_gather(const PoolGeom& g, const View& x, const View& v, const View& y) {
-  if (x.dtype == DType::F32)
-    argmax_map_t<float, true>(g, x.ptr<const float>(), v.ptr<const float>(), y.ptr<float>());
-  else
-    argmax_map_t<double, true>(g, x.ptr<const double>(), v.ptr<const double>(), y.ptr<double>());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    argmax_map_t<T, true>(g, x.ptr<const T>(), v.ptr<const T>(), y.ptr<T>());
+  });
 }
 
 void max_pool2d_scatter(const PoolGeom& g, const View& x, const View& gy, const View& gx) {
-  if (x.dtype == DType::F32)
-    argmax_map_t<float, false>(g, x.ptr<const float>(), gy.ptr<const float>(), gx.ptr<float>());
-  else
-    argmax_map_t<double, false>(g, x.ptr<const double>(), gy.ptr<const double>(), gx.ptr<double>());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    argmax_map_t<T, false>(g, x.ptr<const T>(), gy.ptr<const T>(), gx.ptr<T>());
+  });
 }
 
 void avg_pool2d(const PoolGeom& g, const View& x, const View& y) {
-  if (x.dtype == DType::F32)
-    avg_pool_t(g, x.ptr<const float>(), y.ptr<float>());
-  else
-    avg_pool_t(g, x.ptr<const double>(), y.ptr<double>());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    avg_pool_t(g, x.ptr<const T>(), y.ptr<T>());
+  });
 }
 
 void avg_pool2d_adjoint(const PoolGeom& g, const View& gy, const View& gx) {
-  if (gy.dtype == DType::F32)
-    avg_pool_adjoint_t(g, gy.ptr<const float>(), gx.ptr<float>());
-  else
-    avg_pool_adjoint_t(g, gy.ptr<const double>(), gx.ptr<double>());
+  with_dtype(gy.dtype, [&](auto t) {
+    using T = decltype(t);
+    avg_pool_adjoint_t(g, gy.ptr<const T>(), gx.ptr<T>());
+  });
 }
 
 }  // namespace mmgan::kernels::cpu

@@ -47,23 +47,24 @@ void interpolate_t(const T* xr, const T* xf, uint64_t seed, uint64_t start, T* u
 void interpolate(const View& x_real, const View& x_fake, const PhiloxKey& key, const View& u, const View& xhat) {
   const int64_t n = u.numel(), d = n ? xhat.numel() / n : 0;
   const uint64_t start = philox_start(key);
-  if (xhat.dtype == DType::F32)
-    interpolate_t(x_real.ptr<float>(), x_fake.ptr<float>(), key.seed, start, u.ptr<float>(), xhat.ptr<float>(), n, d);
-  else
-    interpolate_t(x_real.ptr<double>(), x_fake.ptr<double>(), key.seed, start, u.ptr<double>(), xhat.ptr<double>(), n,
-                  d);
+  with_dtype(xhat.dtype, [&](auto t) {
+    using T = decltype(t);
+    interpolate_t(x_real.ptr<T>(), x_fake.ptr<T>(), key.seed, start, u.ptr<T>(), xhat.ptr<T>(), n, d);
+  });
 }
 
 void fill_uniform(const View& dst, const PhiloxKey& key, double lo, double hi) {
   const uint64_t offset = philox_start(key);
-  if (dst.dtype == DType::F32) fill_uniform_t(dst.ptr<float>(), dst.numel(), key.seed, offset, lo, hi);
-  else fill_uniform_t(dst.ptr<double>(), dst.numel(), key.seed, offset, lo, hi);
+  with_dtype(dst.dtype, [&](auto t) {
+    fill_uniform_t(dst.ptr<decltype(t)>(), dst.numel(), key.seed, offset, lo, hi);
+  });
 }
 
 void fill_normal(const View& dst, const PhiloxKey& key, double mean, double std) {
   const uint64_t offset = philox_start(key);
-  if (dst.dtype == DType::F32) fill_normal_t(dst.ptr<float>(), dst.numel(), key.seed, offset, mean, std);
-  else fill_normal_t(dst.ptr<double>(), dst.numel(), key.seed, offset, mean, std);
+  with_dtype(dst.dtype, [&](auto t) {
+    fill_normal_t(dst.ptr<decltype(t)>(), dst.numel(), key.seed, offset, mean, std);
+  });
 }
 
 }  // namespace mmgan::kernels::cpu

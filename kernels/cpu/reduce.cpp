@@ -74,17 +74,17 @@ void row_reduce_t(RowOp op, double s, const T* x, int64_t n, int64_t d, T* out) 
 }  // namespace
 
 void reduce(ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) {
-  if (x.dtype == DType::F32)
-    reduce_t<float>(op, x.ptr<float>(), outer, r, inner, out.ptr<float>());
-  else
-    reduce_t<double>(op, x.ptr<double>(), outer, r, inner, out.ptr<double>());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    reduce_t<T>(op, x.ptr<T>(), outer, r, inner, out.ptr<T>());
+  });
 }
 
 void row_reduce(RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out) {
-  if (x.dtype == DType::F32)
-    row_reduce_t<float>(op, param, x.ptr<float>(), n, d, out.ptr<float>());
-  else
-    row_reduce_t<double>(op, param, x.ptr<double>(), n, d, out.ptr<double>());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    row_reduce_t<T>(op, param, x.ptr<T>(), n, d, out.ptr<T>());
+  });
 }
 
 }  // namespace mmgan::kernels::cpu

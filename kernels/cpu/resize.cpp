@@ -96,17 +96,17 @@ void resize_adjoint_t(const ResizeGeom& g, const T* gy, T* gx) {
 }  // namespace
 
 void resize_bilinear(const ResizeGeom& g, const View& x, const View& y) {
-  if (x.dtype == DType::F32)
-    resize_t(g, x.ptr<const float>(), y.ptr<float>());
-  else
-    resize_t(g, x.ptr<const double>(), y.ptr<double>());
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    resize_t(g, x.ptr<const T>(), y.ptr<T>());
+  });
 }
 
 void resize_bilinear_adjoint(const ResizeGeom& g, const View& gy, const View& gx) {
-  if (gy.dtype == DType::F32)
-    resize_adjoint_t(g, gy.ptr<const float>(), gx.ptr<float>());
-  else
-    resize_adjoint_t(g, gy.ptr<const double>(), gx.ptr<double>());
+  with_dtype(gy.dtype, [&](auto t) {
+    using T = decltype(t);
+    resize_adjoint_t(g, gy.ptr<const T>(), gx.ptr<T>());
+  });
 }
 
 }  // namespace mmgan::kernels::cpu

@@ -111,8 +111,7 @@ void adam_t(cudaStream_t s, const AdamTensor* tensors, int count, const AdamHype
 }  // namespace
 
 void adam_step(cudaStream_t s, DType t, const AdamTensor* tensors, int count, const AdamHyper& h) {
-  if (t == DType::F32) adam_t<float>(s, tensors, count, h);
-  else adam_t<double>(s, tensors, count, h);
+  with_dtype(t, [&](auto tag) { adam_t<decltype(tag)>(s, tensors, count, h); });
 }
 
 }  // namespace mmgan::kernels::cuda

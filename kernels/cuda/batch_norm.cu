@@ -98,12 +98,7 @@ __global__ void __launch_bounds__(kThreads)
 template <class F>
 void dispatch(DType dtype, int64_t n, bool act, double slope, F f) {
   with_act(act_of(act, slope), [&](auto a) {
-    with_index_type(n, [&](auto zero) {
-      if (dtype == DType::F32)
-        f(float(0), zero, a);
-      else
-        f(double(0), zero, a);
-    });
+    with_index_type(n, [&](auto zero) { with_dtype(dtype, [&](auto t) { f(t, zero, a); }); });
   });
 }
 

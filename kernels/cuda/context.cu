@@ -1,10 +1,11 @@
-// Per-device CUDA contexts (stream, cuBLAS and cuDNN handles) and the caching allocator.
-// Checked by tests/test_cuda_backend.cpp (allocator reuse and statistics, every backend call
-// against the CPU); the allocator's cost shows in tools/bench_kernels.cu.
+// Per-device CUDA contexts (stream, cuBLAS and cuDNN handles), their registry and teardown, and
+// the caching allocator. Checked by tests/test_cuda_backend.cpp (every backend call against the
+// CPU); the allocator's cost shows in tools/bench_kernels.cu.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "check.h"
@@ -101,6 +102,11 @@ void CachingAllocator::deallocate(void* p) {
   stats_.cached += it->second;
 }
 
+bool CachingAllocator::owns(void* p) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sizes_.count(p) > 0;
+}
+
 void CachingAllocator::release_cache() {
   std::lock_guard<std::mutex> lock(mu_);
   DeviceGuard guard(device_);
@@ -112,6 +118,20 @@ void CachingAllocator::release_cache() {
   }
   free_.clear();
   stats_.cached = 0;
+}
+
+std::vector<void*> CachingAllocator::close() noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [size, p] : free_) {
+    check_release(cudaFree(p));
+    sizes_.erase(p);
+  }
+  std::vector<void*> live;
+  for (const auto& [p, size] : sizes_) live.push_back(p);
+  free_.clear();
+  sizes_.clear();
+  stats_ = {};
+  return live;
 }
 
 int CachingAllocator::begin_pool() {
@@ -140,32 +160,149 @@ CachingAllocator::Stats CachingAllocator::stats() const {
 }
 
 Context::Context(int device) : device_(device), allocator_(device) {
+  // Each member owns what it holds as soon as it is made: a failure part way frees the rest.
   DeviceGuard guard(device);
-  MMGAN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  MMGAN_CUBLAS_CHECK(cublasCreate(&cublas_));
-  MMGAN_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  MMGAN_CUDA_CHECK(cudaStreamCreateWithFlags(stream_.out(), cudaStreamNonBlocking));
   // A workspace of its own, so cuBLAS never allocates inside a captured graph (as NVIDIA advises
   // for graph capture; 32 MiB is its recommendation for Hopper).
-  MMGAN_CUDA_CHECK(cudaMalloc(&cublas_workspace_, kCublasWorkspace));
-  MMGAN_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspace));
-  MMGAN_CUDNN_CHECK(cudnnCreate(&cudnn_));
-  MMGAN_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+  MMGAN_CUDA_CHECK(cudaMalloc(cublas_workspace_.out(), kCublasWorkspace));
+  MMGAN_CUBLAS_CHECK(cublasCreate(cublas_.out()));
+  MMGAN_CUBLAS_CHECK(cublasSetStream(cublas_.get(), stream()));
+  MMGAN_CUBLAS_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_.get(), kCublasWorkspace));
+  MMGAN_CUDNN_CHECK(cudnnCreate(cudnn_.out()));
+  MMGAN_CUDNN_CHECK(cudnnSetStream(cudnn_.get(), stream()));
 }
 
-void Context::synchronize() const { MMGAN_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+namespace {
 
-Context& context(int device) {
-  static std::mutex mu;
-  static std::vector<Context*> contexts;  // never freed: see context.h
-  std::lock_guard<std::mutex> lock(mu);
+// Every context, and the blocks that outlived theirs. Never destroyed: tensors released during
+// static destruction, after the exit teardown, must still find it.
+struct Registry {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Context>> contexts;  // by device; empty after shutdown()
+  std::vector<std::weak_ptr<Context>> retired;     // dropped by shutdown() while a graph still held them
+  std::unordered_map<void*, int> orphans;          // block -> device, for blocks in use when their context went
+  bool exited = false;                             // the exit teardown ran: no new contexts
+};
+
+Registry& registry() {
+  static Registry* r = new Registry;
+  return *r;
+}
+
+// Frees a block whose context is gone, with its device current (noexcept: tensors release their
+// blocks in destructors).
+void free_orphan(int device, void* p) noexcept {
+  int prev = device;
+  check_release(cudaGetDevice(&prev));
+  if (prev != device) check_release(cudaSetDevice(device));
+  check_release(cudaFree(p));
+  if (prev != device) check_release(cudaSetDevice(prev));
+}
+
+// Runs shutdown() at process exit. Made right after the process's first CUDA runtime call, so it is
+// destroyed before the runtime's own teardown (exit handlers run in reverse order).
+struct ExitTeardown {
+  ~ExitTeardown() {
+    shutdown();
+    std::lock_guard<std::mutex> lock(registry().mu);
+    registry().exited = true;
+  }
+};
+
+// The context of device, created if there is none; under r.mu.
+const std::shared_ptr<Context>& find_or_create(Registry& r, int device) {
+  if (device >= 0 && size_t(device) < r.contexts.size() && r.contexts[size_t(device)])
+    return r.contexts[size_t(device)];
   int count = 0;
   MMGAN_CUDA_CHECK(cudaGetDeviceCount(&count));
+  static ExitTeardown teardown;
+  if (r.exited) throw_cuda_error(__FILE__, __LINE__, "context", "CUDA is used after its teardown at process exit");
   if (device < 0 || device >= count)
-    throw_cuda_error(__FILE__, __LINE__, "context", "no CUDA device " + std::to_string(device) + " (this machine has " +
-                                                        std::to_string(count) + ")");
-  if (contexts.size() < size_t(count)) contexts.resize(size_t(count), nullptr);
-  if (!contexts[size_t(device)]) contexts[size_t(device)] = new Context(device);
-  return *contexts[size_t(device)];
+    throw_cuda_error(__FILE__, __LINE__, "context",
+                     "no CUDA device " + std::to_string(device) + " (this machine has " + std::to_string(count) + ")");
+  if (r.contexts.size() < size_t(count)) r.contexts.resize(size_t(count));
+  return r.contexts[size_t(device)] = std::make_shared<Context>(device);
+}
+
+}  // namespace
+
+Context::~Context() {
+  int prev = device_;
+  const cudaError_t e = cudaGetDevice(&prev);
+  // At process exit after the CUDA runtime began unloading, nothing can be destroyed any more, and
+  // the driver reclaims everything with the process: give the library handles up unreleased.
+  const bool unloading = e == cudaErrorCudartUnloading;
+  if (unloading) {
+    (void)cudnn_.release();
+    (void)cublas_.release();
+  } else {
+    check_release(e);
+    if (prev != device_) check_release(cudaSetDevice(device_));
+    check_release(cudaStreamSynchronize(stream()));  // queued work may still use the cached blocks
+  }
+  const std::vector<void*> live = allocator_.close();
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mu);
+    for (void* p : live) r.orphans.emplace(p, device_);
+  }
+  cudnn_.reset();
+  cublas_.reset();
+  cublas_workspace_.reset();
+  stream_.reset();
+  if (!unloading && prev != device_) check_release(cudaSetDevice(prev));
+}
+
+void Context::synchronize() const { MMGAN_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+Context& context(int device) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return *find_or_create(r, device);
+}
+
+std::shared_ptr<Context> shared_context(int device) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return find_or_create(r, device);
+}
+
+void deallocate(int device, void* p) {
+  if (!p) return;
+  Registry& r = registry();
+  std::vector<std::shared_ptr<Context>> owners;  // released after the lock: a context may go with them
+  {
+    std::lock_guard<std::mutex> lock(r.mu);
+    const auto o = r.orphans.find(p);
+    if (o != r.orphans.end()) {
+      free_orphan(o->second, p);
+      r.orphans.erase(o);
+      return;
+    }
+    if (device >= 0 && size_t(device) < r.contexts.size() && r.contexts[size_t(device)])
+      owners.push_back(r.contexts[size_t(device)]);
+    for (const std::weak_ptr<Context>& w : r.retired)
+      if (std::shared_ptr<Context> c = w.lock(); c && c->device() == device) owners.push_back(std::move(c));
+  }
+  for (const std::shared_ptr<Context>& c : owners)
+    if (c->allocator().owns(p)) return c->allocator().deallocate(p);
+  throw_cuda_error(__FILE__, __LINE__, "deallocate", "pointer not from a CUDA allocator of cuda:" + std::to_string(device));
+}
+
+void shutdown() {
+  Registry& r = registry();
+  std::vector<std::shared_ptr<Context>> gone;
+  {
+    std::lock_guard<std::mutex> lock(r.mu);
+    gone.swap(r.contexts);
+    r.retired.erase(std::remove_if(r.retired.begin(), r.retired.end(),
+                                   [](const std::weak_ptr<Context>& w) { return w.expired(); }),
+                    r.retired.end());
+    for (const std::shared_ptr<Context>& c : gone)
+      if (c && c.use_count() > 1) r.retired.push_back(c);  // a graph holds it: it goes with the graph
+  }
+  gone.clear();  // outside the lock: each context's destructor hands its live blocks to the registry
 }
 
 }  // namespace mmgan::kernels::cuda

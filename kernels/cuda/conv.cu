@@ -3,7 +3,7 @@
 // shape's first call, outside any graph capture: cuDNN runs first (its result is the reference),
 // then the implicit GEMM; the GEMM is a candidate only if it agrees with cuDNN to within TF32
 // precision (max |difference| <= 1e-2 max |reference|; otherwise a one-line warning names the
-// shape); both are then timed (CUDA events, median of 5 calls) and the faster is kept. Only float32
+// shape); both are then timed (timing.h: median of 5 calls) and the faster is kept. Only float32
 // with TF32 allowed (math_mode().conv_tf32) on sm_80+ is eligible: float64 and exact float32 always
 // use cuDNN. MMGAN_CONV=cudnn|igemm forces one implementation (benchmarks, tests), MMGAN_CONV_LOG=1
 // prints every choice with both times. A shape first met inside a capture runs cuDNN there (which
@@ -27,6 +27,7 @@
 #include "check.h"
 #include "cuda_kernels.h"
 #include "launch.h"
+#include "timing.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -42,8 +43,8 @@ struct Choices {
   std::map<Key, Impl> chosen;
 };
 Choices& choices() {
-  static Choices* c = new Choices;  // never destroyed, like the Contexts
-  return *c;
+  static Choices c;  // what was chosen per shape stays true across contexts
+  return c;
 }
 
 const char* policy() {
@@ -70,28 +71,6 @@ std::string shape_text(const ConvGeom& g) {
   return buf;
 }
 
-// Median seconds of 5 calls of f on the context's stream.
-template <class F>
-double time_calls(Context& ctx, F&& f) {
-  cudaEvent_t a, b;
-  MMGAN_CUDA_CHECK(cudaEventCreate(&a));
-  MMGAN_CUDA_CHECK(cudaEventCreate(&b));
-  std::vector<float> ms;
-  for (int r = 0; r < 5; ++r) {
-    MMGAN_CUDA_CHECK(cudaEventRecord(a, ctx.stream()));
-    f();
-    MMGAN_CUDA_CHECK(cudaEventRecord(b, ctx.stream()));
-    MMGAN_CUDA_CHECK(cudaEventSynchronize(b));
-    float t = 0;
-    MMGAN_CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  MMGAN_CUDA_CHECK(cudaEventDestroy(a));
-  MMGAN_CUDA_CHECK(cudaEventDestroy(b));
-  std::nth_element(ms.begin(), ms.begin() + 2, ms.end());
-  return ms[2] * 1e-3;
-}
-
 std::vector<float> to_host(Context& ctx, const void* p, int64_t n) {
   std::vector<float> h(size_t(std::max<int64_t>(n, 0)));
   if (n > 0) MMGAN_CUDA_CHECK(cudaMemcpyAsync(h.data(), p, size_t(n) * 4, cudaMemcpyDeviceToHost, ctx.stream()));
@@ -105,7 +84,7 @@ std::vector<float> to_host(Context& ctx, const void* p, int64_t n) {
 template <class Cudnn, class Igemm>
 void dispatch(Context& ctx, Dir d, const ConvGeom& g, const View& out, int64_t out_numel, int64_t epilogue_code,
               Cudnn&& cudnn, Igemm&& igemm) {
-  const bool eligible = out.dtype == DType::F32 && math_mode().conv_tf32 && out_numel > 0 && g.c > 0 && g.o > 0 &&
+  const bool eligible = conv_uses_tf32(out.dtype) && out_numel > 0 && g.c > 0 && g.o > 0 &&
                         g.kh > 0 && g.kw > 0 && g.n > 0 && g.oh > 0 && g.ow > 0 && igemm_supported(ctx.device());
   const std::string pol = policy();
   if (!eligible || pol == "cudnn") return cudnn();
@@ -129,8 +108,8 @@ void dispatch(Context& ctx, Dir d, const ConvGeom& g, const View& out, int64_t o
     scale = std::max(scale, std::fabs(double(ref[i])));
   }
   const bool agrees = std::isfinite(err) && err <= 1e-2 * std::max(scale, 1e-30);
-  const double t_cudnn = time_calls(ctx, cudnn);
-  const double t_igemm = agrees ? time_calls(ctx, igemm) : INFINITY;
+  const double t_cudnn = time_calls(ctx.stream(), cudnn);
+  const double t_igemm = agrees ? time_calls(ctx.stream(), igemm) : INFINITY;
   const Impl pick = t_igemm < t_cudnn ? Impl::Igemm : Impl::Cudnn;
   if (!agrees)
     std::fprintf(stderr, "mmgan: the hand-written %s conv differs from cuDNN on %s (max error %.3g of %.3g); using cuDNN\n",
@@ -167,8 +146,7 @@ void epilogue(Context& ctx, const ConvGeom& g, const View& y, const ConvEpilogue
             <<<blocks_for(total), kThreads, 0, ctx.stream()>>>(y.ptr<T>(), static_cast<const T*>(ep.bias), I(total),
                                                               I(g.o), I(g.oh * g.ow), T(ep.slope));
       };
-      if (y.dtype == DType::F32) launch(float(0));
-      else launch(double(0));
+      with_dtype(y.dtype, launch);
     });
   });
   MMGAN_CUDA_CHECK_LAUNCH();

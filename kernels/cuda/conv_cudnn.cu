@@ -10,14 +10,17 @@
 // conv2d's size formula for h, w; the engine's geometries always do (a transposed conv's
 // output_padding < stride rounds away in the floor), and anything else is reported, not guessed.
 //
-// Per (device, dtype, every ConvGeom field, TF32 switch) a Plan holds the descriptors (RAII,
-// cached for the life of the process like the Contexts) and, per direction, the algorithm, math
-// type and workspace size, chosen once, on that direction's first call: cudnnFind*AlgorithmEx
-// benchmarks on the call's own buffers (the output is overwritten by the real call right after)
-// with a workspace from the context's allocator; results whose status is not success are skipped;
-// the fastest wins, unless a deterministic algorithm is within timing noise of it (2% or 1 us),
-// which is then preferred. If Find fails or leaves nothing usable, cudnnGet*Algorithm_v7's
-// heuristic order is the fallback; if that too yields nothing, a CudaError names the shape.
+// Per (device, dtype, every ConvGeom field, TF32 switch) a Plan holds the descriptors (handle.h,
+// cached for the life of the process: they are host objects, valid across contexts) and, per
+// direction, the algorithm, math type and workspace size, chosen once, on that direction's first
+// call: cudnnFind*AlgorithmEx benchmarks on the call's own buffers (the output is overwritten by
+// the real call right after) with a workspace from the context's allocator; results whose status
+// is not success are skipped. Exact modes (float64, float32 without TF32) take only results that
+// cuDNN marks deterministic (backward-data ALGO_0 and backward-filter ALGO_0 and ALGO_3 accumulate
+// with atomics), the fastest of them; with TF32 the fastest wins, unless a deterministic algorithm
+// is within timing noise of it (2% or 1 us), which is then preferred. If Find fails or leaves
+// nothing usable, cudnnGet*Algorithm_v7's heuristic order, under the same rules, is the fallback;
+// if that too yields nothing, a CudaError names the shape.
 // Math: float32 with math_mode().conv_tf32 sets CUDNN_DEFAULT_MATH (TF32 tensor cores allowed on
 // Ampere and later) and then runs each direction with the math type its chosen result was timed
 // with; float32 without TF32 is CUDNN_FMA_MATH throughout and is also restricted to the GEMM-type
@@ -43,6 +46,7 @@
 
 #include "check.h"
 #include "cuda_kernels.h"
+#include "handle.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -55,27 +59,11 @@ constexpr std::size_t kSaneWorkspace = std::size_t(1) << 40;
 constexpr float kDeterministicSlack = 1.02f;
 constexpr float kDeterministicSlackMs = 0.001f;
 
-// ---- RAII cuDNN descriptors.
+// ---- cuDNN descriptors (handle.h owns them).
 
-template <class D, cudnnStatus_t (*Create)(D*), cudnnStatus_t (*Destroy)(D)>
-class Descriptor {
- public:
-  Descriptor() { MMGAN_CUDNN_CHECK(Create(&d_)); }
-  ~Descriptor() {
-    if (d_) (void)Destroy(d_);
-  }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  D get() const { return d_; }
-
- private:
-  D d_ = nullptr;
-};
-
-using TensorDesc = Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
-using FilterDesc = Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor>;
-using ConvDesc =
-    Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor>;
+using TensorDesc = Handle<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
+using FilterDesc = Handle<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor>;
+using ConvDesc = Handle<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor>;
 
 // ---- The cached plan of one geometry.
 
@@ -90,7 +78,7 @@ struct Choice {
 
 struct Plan {
   DType dtype = DType::F32;
-  bool tf32 = false;     // float32 with TF32 allowed
+  bool tf32 = false;     // float32 with TF32 allowed; otherwise exact: deterministic algorithms only
   bool exact32 = false;  // float32 with TF32 off: FMA math and GEMM-type algorithms only
   TensorDesc x, y;       // [n, c, h, w] and [n, o, oh, ow]
   FilterDesc w;          // [o, c, kh, kw]
@@ -210,6 +198,9 @@ bool usable(const Plan& p, const typename Ops::Perf& r) {
   if (r.status != CUDNN_STATUS_SUCCESS) return false;
   if (int(r.algo) < 0 || int(r.algo) >= Ops::kAlgoCount) return false;
   if (r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return false;  // would round inputs to half precision
+  // Exact modes must give the same result every run (replayed against eager steps, CUDA against
+  // the CPU): no algorithm that accumulates with atomics, as cuDNN reports for each result.
+  if (!p.tf32 && r.determinism != CUDNN_DETERMINISTIC) return false;
   if (p.exact32) {
     if (r.mathType != CUDNN_FMA_MATH && r.mathType != CUDNN_DEFAULT_MATH) return false;  // no tensor-op (TF32) kernels
     if (!Ops::gemm_type(r.algo)) return false;
@@ -338,6 +329,10 @@ std::unique_ptr<Plan> make_plan(const ConvGeom& g, DType t, bool tf32) {
                     fits_int({g.pw});
   if (!ints) throw_cuda_error(__FILE__, __LINE__, "conv", "a tensor or parameter exceeds cuDNN's int range");
   auto p = std::make_unique<Plan>();
+  MMGAN_CUDNN_CHECK(cudnnCreateTensorDescriptor(p->x.out()));
+  MMGAN_CUDNN_CHECK(cudnnCreateTensorDescriptor(p->y.out()));
+  MMGAN_CUDNN_CHECK(cudnnCreateFilterDescriptor(p->w.out()));
+  for (ConvDesc& cd : p->conv) MMGAN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(cd.out()));
   p->dtype = t;
   p->tf32 = tf32;
   p->exact32 = t == DType::F32 && !tf32;
@@ -372,8 +367,8 @@ struct Cache {
 };
 
 Cache& cache() {
-  static Cache* c = new Cache;  // never destroyed, like the Contexts whose handles the plans serve
-  return *c;
+  static Cache c;  // descriptors are host objects, independent of any handle: they outlive shutdown()
+  return c;
 }
 
 // The plan for this geometry with `Ops`'s algorithm chosen (created and chosen on first use).
@@ -413,7 +408,7 @@ template <class Ops>
 void conv_call(Context& ctx, const char* op, const ConvGeom& g, const View& in0, const View& in1, const View& out,
                int64_t out_numel) {
   const DType t = out.dtype;
-  const bool tf32 = t == DType::F32 && math_mode().conv_tf32;
+  const bool tf32 = conv_uses_tf32(t);
   DeviceGuard guard(ctx.device());
   if (degenerate(g)) {
     if (out_numel > 0)
@@ -424,13 +419,11 @@ void conv_call(Context& ctx, const char* op, const ConvGeom& g, const View& in0,
   try {
     const Plan& p = plan_for<Ops>(ctx, g, t, tf32, b);
     DeviceBuffer ws(ctx, p.choice[Ops::kDir].workspace);
-    if (t == DType::F32) {
-      const float one = 1.0f, zero = 0.0f;
+    with_dtype(t, [&](auto tag) {  // alpha and beta in the data type
+      using T = decltype(tag);
+      const T one = 1, zero = 0;
       Ops::run(ctx.cudnn(), p, b, &one, &zero, ws.get(), ws.size());
-    } else {
-      const double one = 1.0, zero = 0.0;
-      Ops::run(ctx.cudnn(), p, b, &one, &zero, ws.get(), ws.size());
-    }
+    });
   } catch (const CudaError& e) {
     throw CudaError(std::string(e.what()) + " [" + op + ", cuDNN " + Ops::kName + ", " + describe(g, t, tf32) + "]");
   }
@@ -439,7 +432,7 @@ void conv_call(Context& ctx, const char* op, const ConvGeom& g, const View& in0,
 void check_geom(const char* op, const ConvGeom& g, DType t) {
   if (!valid_params(g))
     throw_cuda_error(__FILE__, __LINE__, op,
-                     "invalid geometry " + describe(g, t, t == DType::F32 && math_mode().conv_tf32) +
+                     "invalid geometry " + describe(g, t, conv_uses_tf32(t)) +
                          " (sizes must be >= 0, strides >= 1, padding >= 0)");
 }
 

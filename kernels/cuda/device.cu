@@ -33,5 +33,11 @@ const char* device_description(int index) {
   return buf;
 }
 
+int64_t device_total_memory(int index) {
+  cudaDeviceProp prop{};
+  MMGAN_CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
+  return int64_t(prop.totalGlobalMem);
+}
+
 }  // namespace cuda
 }  // namespace mmgan::kernels

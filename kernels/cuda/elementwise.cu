@@ -266,24 +266,18 @@ void fill_t(cudaStream_t s, const View& dst, T value) {
 }  // namespace
 
 void unary(cudaStream_t s, UnaryOp op, double a, double b, const View& x, const View& y) {
-  if (x.dtype == DType::F32)
-    unary_t<float>(s, op, float(a), float(b), x, y);
-  else
-    unary_t<double>(s, op, a, b, x, y);
+  with_dtype(x.dtype, [&](auto t) {
+    using T = decltype(t);
+    unary_t<T>(s, op, T(a), T(b), x, y);
+  });
 }
 
 void binary(cudaStream_t s, BinaryOp op, const View& a, const View& b, const View& out) {
-  if (out.dtype == DType::F32)
-    binary_t<float>(s, op, a, b, out);
-  else
-    binary_t<double>(s, op, a, b, out);
+  with_dtype(out.dtype, [&](auto t) { binary_t<decltype(t)>(s, op, a, b, out); });
 }
 
 void where(cudaStream_t s, const View& cond, const View& a, const View& b, const View& out) {
-  if (out.dtype == DType::F32)
-    where_t<float>(s, cond, a, b, out);
-  else
-    where_t<double>(s, cond, a, b, out);
+  with_dtype(out.dtype, [&](auto t) { where_t<decltype(t)>(s, cond, a, b, out); });
 }
 
 void copy(cudaStream_t s, const View& src, const View& dst) {
@@ -294,20 +288,13 @@ void copy(cudaStream_t s, const View& src, const View& dst) {
     MMGAN_CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, bytes, cudaMemcpyDeviceToDevice, s));
     return;
   }
-  if (src.dtype == DType::F32) {
-    if (dst.dtype == DType::F32) copy_t<float, float>(s, src, dst);
-    else copy_t<float, double>(s, src, dst);
-  } else {
-    if (dst.dtype == DType::F32) copy_t<double, float>(s, src, dst);
-    else copy_t<double, double>(s, src, dst);
-  }
+  with_dtype(src.dtype, [&](auto from) {
+    with_dtype(dst.dtype, [&](auto to) { copy_t<decltype(from), decltype(to)>(s, src, dst); });
+  });
 }
 
 void fill(cudaStream_t s, const View& dst, double value) {
-  if (dst.dtype == DType::F32)
-    fill_t<float>(s, dst, float(value));
-  else
-    fill_t<double>(s, dst, value);
+  with_dtype(dst.dtype, [&](auto t) { fill_t<decltype(t)>(s, dst, decltype(t)(value)); });
 }
 
 }  // namespace mmgan::kernels::cuda

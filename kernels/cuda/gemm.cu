@@ -68,8 +68,10 @@ void gemm(Context& ctx, DType t, bool trans_a, bool trans_b, int64_t m, int64_t 
                      "ldc = " + std::to_string(ldc) + " is smaller than n = " + std::to_string(n));
   DeviceGuard guard(ctx.device());
   if (k == 0) {  // C = beta C: an empty sum contributes nothing (cpu::gemm / BLAS semantics)
-    if (t == DType::F32) scale_c(ctx.stream(), static_cast<float*>(c), m, n, ldc, float(beta));
-    else scale_c(ctx.stream(), static_cast<double*>(c), m, n, ldc, beta);
+    with_dtype(t, [&](auto tag) {
+      using T = decltype(tag);
+      scale_c(ctx.stream(), static_cast<T*>(c), m, n, ldc, T(beta));
+    });
     return;
   }
   check_int("lda", lda);

@@ -153,38 +153,23 @@ void avg_pool_adjoint_t(cudaStream_t s, const PoolGeom& g, const View& gy, const
 }  // namespace
 
 void max_pool2d(cudaStream_t s, const PoolGeom& g, const View& x, const View& y) {
-  if (x.dtype == DType::F32)
-    max_pool_t<float, false>(s, g, x, nullptr, y);
-  else
-    max_pool_t<double, false>(s, g, x, nullptr, y);
+  with_dtype(x.dtype, [&](auto t) { max_pool_t<decltype(t), false>(s, g, x, nullptr, y); });
 }
 
 void max_pool2d_gather(cudaStream_t s, const PoolGeom& g, const View& x, const View& v, const View& y) {
-  if (x.dtype == DType::F32)
-    max_pool_t<float, true>(s, g, x, &v, y);
-  else
-    max_pool_t<double, true>(s, g, x, &v, y);
+  with_dtype(x.dtype, [&](auto t) { max_pool_t<decltype(t), true>(s, g, x, &v, y); });
 }
 
 void max_pool2d_scatter(cudaStream_t s, const PoolGeom& g, const View& x, const View& gy, const View& gx) {
-  if (x.dtype == DType::F32)
-    max_pool_scatter_t<float>(s, g, x, gy, gx);
-  else
-    max_pool_scatter_t<double>(s, g, x, gy, gx);
+  with_dtype(x.dtype, [&](auto t) { max_pool_scatter_t<decltype(t)>(s, g, x, gy, gx); });
 }
 
 void avg_pool2d(cudaStream_t s, const PoolGeom& g, const View& x, const View& y) {
-  if (x.dtype == DType::F32)
-    avg_pool_t<float>(s, g, x, y);
-  else
-    avg_pool_t<double>(s, g, x, y);
+  with_dtype(x.dtype, [&](auto t) { avg_pool_t<decltype(t)>(s, g, x, y); });
 }
 
 void avg_pool2d_adjoint(cudaStream_t s, const PoolGeom& g, const View& gy, const View& gx) {
-  if (gy.dtype == DType::F32)
-    avg_pool_adjoint_t<float>(s, g, gy, gx);
-  else
-    avg_pool_adjoint_t<double>(s, g, gy, gx);
+  with_dtype(gy.dtype, [&](auto t) { avg_pool_adjoint_t<decltype(t)>(s, g, gy, gx); });
 }
 
 }  // namespace mmgan::kernels::cuda

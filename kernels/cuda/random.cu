@@ -98,25 +98,22 @@ void interpolate(cudaStream_t s, const View& x_real, const View& x_fake, const P
   if (total <= 0) return;
   const int64_t d = total / n;
   with_index_type(total, [&](auto zero) {
-    using I = decltype(zero);
-    if (xhat.dtype == DType::F32)
-      interpolate_kernel<float, I><<<blocks_for(total), kThreads, 0, s>>>(
-          x_real.ptr<float>(), x_fake.ptr<float>(), key, u.ptr<float>(), xhat.ptr<float>(), I(total), I(d));
-    else
-      interpolate_kernel<double, I><<<blocks_for(total), kThreads, 0, s>>>(
-          x_real.ptr<double>(), x_fake.ptr<double>(), key, u.ptr<double>(), xhat.ptr<double>(), I(total), I(d));
+    with_dtype(xhat.dtype, [&](auto t) {
+      using I = decltype(zero);
+      using T = decltype(t);
+      interpolate_kernel<T, I><<<blocks_for(total), kThreads, 0, s>>>(x_real.ptr<T>(), x_fake.ptr<T>(), key,
+                                                                      u.ptr<T>(), xhat.ptr<T>(), I(total), I(d));
+    });
   });
   MMGAN_CUDA_CHECK_LAUNCH();
 }
 
 void fill_uniform(cudaStream_t s, const View& dst, const PhiloxKey& key, double lo, double hi) {
-  if (dst.dtype == DType::F32) fill_uniform_t(s, dst.ptr<float>(), dst.numel(), key, lo, hi);
-  else fill_uniform_t(s, dst.ptr<double>(), dst.numel(), key, lo, hi);
+  with_dtype(dst.dtype, [&](auto t) { fill_uniform_t(s, dst.ptr<decltype(t)>(), dst.numel(), key, lo, hi); });
 }
 
 void fill_normal(cudaStream_t s, const View& dst, const PhiloxKey& key, double mean, double std) {
-  if (dst.dtype == DType::F32) fill_normal_t(s, dst.ptr<float>(), dst.numel(), key, mean, std);
-  else fill_normal_t(s, dst.ptr<double>(), dst.numel(), key, mean, std);
+  with_dtype(dst.dtype, [&](auto t) { fill_normal_t(s, dst.ptr<decltype(t)>(), dst.numel(), key, mean, std); });
 }
 
 }  // namespace mmgan::kernels::cuda

@@ -348,18 +348,12 @@ void row_reduce_dispatch(cudaStream_t s, RowOp op, double param, const View& x, 
 }  // namespace
 
 void reduce(cudaStream_t s, ReduceOp op, const View& x, int64_t outer, int64_t r, int64_t inner, const View& out) {
-  if (x.dtype == DType::F32)
-    reduce_dispatch<float>(s, op, x, outer, r, inner, out);
-  else
-    reduce_dispatch<double>(s, op, x, outer, r, inner, out);
+  with_dtype(x.dtype, [&](auto t) { reduce_dispatch<decltype(t)>(s, op, x, outer, r, inner, out); });
 }
 
 void row_reduce(cudaStream_t s, RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out) {
   if (n <= 0) return;
-  if (x.dtype == DType::F32)
-    row_reduce_dispatch<float>(s, op, param, x, n, d, out);
-  else
-    row_reduce_dispatch<double>(s, op, param, x, n, d, out);
+  with_dtype(x.dtype, [&](auto t) { row_reduce_dispatch<decltype(t)>(s, op, param, x, n, d, out); });
 }
 
 }  // namespace mmgan::kernels::cuda

@@ -85,17 +85,11 @@ void resize_adjoint_t(cudaStream_t s, const ResizeGeom& g, const View& gy, const
 }  // namespace
 
 void resize_bilinear(cudaStream_t s, const ResizeGeom& g, const View& x, const View& y) {
-  if (x.dtype == DType::F32)
-    resize_t<float>(s, g, x, y);
-  else
-    resize_t<double>(s, g, x, y);
+  with_dtype(x.dtype, [&](auto t) { resize_t<decltype(t)>(s, g, x, y); });
 }
 
 void resize_bilinear_adjoint(cudaStream_t s, const ResizeGeom& g, const View& gy, const View& gx) {
-  if (gy.dtype == DType::F32)
-    resize_adjoint_t<float>(s, g, gy, gx);
-  else
-    resize_adjoint_t<double>(s, g, gy, gx);
+  with_dtype(gy.dtype, [&](auto t) { resize_adjoint_t<decltype(t)>(s, g, gy, gx); });
 }
 
 }  // namespace mmgan::kernels::cuda
