@@ -1,11 +1,19 @@
 // Every call of the CUDA backend against the CPU backend (the reference), in float64 and float32
-// (TF32 off), on shapes chosen to reach each kernel path: empty, single element, odd sizes,
-// sizes past one block and past one grid pass, broadcast (stride 0), transposed and sliced
-// operands, NaN inputs. Random fills must equal the CPU's stream. Skipped without a GPU; the op
-// harness in test_ops.cpp covers the same calls through the engine, with derivatives.
+// (TF32 off), driven by one table: calls() has a row per backend call (kernels/backend_calls.def):
+// its name, how to make its inputs (shapes chosen to reach each kernel path: empty, single
+// element, odd sizes, sizes past one block and past one grid pass, broadcast (stride 0),
+// transposed and sliced operands, NaN inputs, ties) and its tolerance (0: bit for bit, as random
+// fills, BatchNorm's apply step and Adam must be). One driver runs each row on both backends and
+// compares every output. Skipped without a GPU, but the table itself runs on the CPU against the
+// CPU (small trials), so its inputs and calls are exercised everywhere. The op harness in
+// test_ops.cpp covers the same calls through the engine, with derivatives.
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <memory>
+#include <set>
+
+#include <gtest/gtest-spi.h>
 
 #include "kernels/conv_igemm.h"
 #include "test_util.h"
@@ -22,7 +30,6 @@ using test::uniform;
 const Device kGpu = Device::cuda(0);
 
 Backend& cpu() { return backend_for(Device::cpu()); }
-Backend& gpu() { return backend_for(kGpu); }
 
 // Relative error of two tensors on any devices; NaNs must sit at the same places.
 double diff(const Tensor& got, const Tensor& want) {
@@ -42,7 +49,11 @@ double diff(const Tensor& got, const Tensor& want) {
   return num / std::max(den, 1e-300);
 }
 
-double tol(DType t) { return t == DType::F64 ? 1e-12 : 2e-6; }
+// Uniform in [lo, hi) from its own seed, in dtype t, on the CPU.
+Tensor rnd(DType t, const Shape& s, double lo, double hi, uint64_t seed) {
+  Generator g(seed);
+  return uniform(s, lo, hi, g).to(t);
+}
 
 // floor(x) elementwise, through the host (the engine has no floor op).
 Tensor floor_of(const Tensor& x) {
@@ -51,161 +62,45 @@ Tensor floor_of(const Tensor& x) {
   return from_vector(v, x.shape(), x.dtype());
 }
 
-class CudaBackendTest : public ::testing::TestWithParam<DType> {
- protected:
-  void SetUp() override { MMGAN_REQUIRE_CUDA(); }
-  const ExactFloat32Scope exact_;
-  DType t() const { return GetParam(); }
-  Tensor rnd(const Shape& s, double lo = -2, double hi = 2, uint64_t seed = 1) const {
-    Generator g(seed);
-    return uniform(s, lo, hi, g).to(t());
-  }
+// Values in {-1, 0, 1} (ties in most windows) with a few NaNs: the max pool's argmax rule.
+Tensor ties_and_nans(DType t, const Shape& s) {
+  const Tensor x = floor_of(rnd(t, s, -1, 2, 33));
+  return where(gt(rnd(t, s, 0, 1, 34), 0.995), full(s, std::numeric_limits<double>::quiet_NaN(), t), x);
+}
+
+// x with NaN where a draw exceeds `above`.
+Tensor with_nans(const Tensor& x, double above, uint64_t seed) {
+  return where(gt(rnd(x.dtype(), x.shape(), 0, 1, seed), above),
+               full(x.shape(), std::numeric_limits<double>::quiet_NaN(), x.dtype()), x);
+}
+
+// An output of shape s in like's dtype and on its device, filled with 7 so that an element the
+// call fails to write shows.
+Tensor output(const Tensor& like, const Shape& s) { return full(s, 7.0, like.dtype(), like.device()); }
+
+using Tensors = std::vector<Tensor>;
+
+// One check of a call: its inputs, made on the CPU when the check runs (copied to the device under
+// test), and the call itself, run on a backend with the inputs on that backend's device. Calls
+// never write their inputs (they clone what they update), so both backends read the same ones.
+struct Trial {
+  std::string what;  // the shape and parameters, for messages
+  int64_t numel;     // its largest tensor's size (the CPU-only run keeps the small trials)
+  std::function<Tensors()> make;
+  std::function<Tensors(Backend&, const Tensors&)> call;  // the outputs
 };
 
-TEST_P(CudaBackendTest, UnaryEveryOpCode) {
-  const std::vector<std::tuple<UnaryOp, double, double>> ops = {
-      {UnaryOp::Neg, 0, 0},        {UnaryOp::Exp, 0, 0},         {UnaryOp::Log, 0, 0},
-      {UnaryOp::Abs, 0, 0},        {UnaryOp::Sign, 0, 0},        {UnaryOp::Sqrt, 0, 0},
-      {UnaryOp::Reciprocal, 0, 0}, {UnaryOp::Square, 0, 0},      {UnaryOp::PowScalar, 3, 0},
-      {UnaryOp::PowScalar, -1.5, 0}, {UnaryOp::AddScalar, 0.5, 0}, {UnaryOp::MulScalar, -3, 0},
-      {UnaryOp::RSubScalar, 2, 0}, {UnaryOp::Clamp, -0.5, 0.7},  {UnaryOp::Relu, 0, 0},
-      {UnaryOp::LeakyRelu, 0.2, 0}, {UnaryOp::Tanh, 0, 0},       {UnaryOp::Sigmoid, 0, 0},
-      {UnaryOp::Softplus, 0, 0},   {UnaryOp::LogSigmoid, 0, 0},  {UnaryOp::GtScalar, 0.1, 0},
-      {UnaryOp::GeScalar, 0.1, 0}, {UnaryOp::LtScalar, 0.1, 0},  {UnaryOp::LeScalar, 0.1, 0},
-      {UnaryOp::EqScalar, 0, 0},   {UnaryOp::InRange, -1, 1},    {UnaryOp::LeakyMask, 0.2, 0},
-  };
-  for (int64_t n : {0, 1, 257, 1000003}) {
-    // Mixed signs, and a positive copy for the ops defined on x > 0 only.
-    const Tensor pos = rnd({n}, 0.01, 3), x = pos * (gt(rnd({n}, -1, 1, 2), 0.0) * 2.0 - 1.0);
-    for (const auto& [op, a, b] : ops) {
-      const bool positive = op == UnaryOp::Log || op == UnaryOp::Sqrt || (op == UnaryOp::PowScalar && a < 0);
-      const Tensor& in = positive ? pos : x;
-      Tensor y = empty(x.shape(), t()), yg = empty(x.shape(), t(), kGpu);
-      cpu().unary(op, a, b, in.view(), y.view());
-      gpu().unary(op, a, b, in.to(kGpu).view(), yg.view());
-      EXPECT_LT(diff(yg, y), tol(t())) << "unary op " << int(op) << " n " << n;
-    }
-  }
-}
+struct CallCase {
+  std::string name;                                   // the backend call
+  std::function<std::vector<Trial>(DType)> trials;    // how to make its inputs
+  double tol_f64, tol_f32;                            // relative error allowed (diff()); 0: bit for bit
+  double tol(DType t) const { return t == DType::F64 ? tol_f64 : tol_f32; }
+};
 
-TEST_P(CudaBackendTest, BinaryBroadcastAndStrides) {
-  const std::vector<BinaryOp> ops = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div,
-                                     BinaryOp::Maximum, BinaryOp::Minimum, BinaryOp::Gt, BinaryOp::Ge,
-                                     BinaryOp::Lt, BinaryOp::Le, BinaryOp::Eq, BinaryOp::Ne};
-  struct Case {
-    Shape out, a, b;
-  };
-  const std::vector<Case> cases = {
-      {{0}, {0}, {0}},          {{1}, {1}, {1}},           {{7, 5}, {7, 5}, {7, 5}},
-      {{7, 5}, {7, 5}, {5}},    {{7, 5}, {7, 1}, {1, 5}},  {{3, 4, 5, 6}, {3, 1, 5, 1}, {4, 1, 6}},
-      {{64, 128, 8, 8}, {64, 128, 8, 8}, {128, 1, 1}},     {{1 << 20}, {1 << 20}, {1}},
-  };
-  for (const Case& c : cases) {
-    const Tensor a = rnd(c.a, -2, 2, 3), b = rnd(c.b, 0.1, 2, 4);
-    const Tensor ag = a.to(kGpu), bg = b.to(kGpu);
-    for (BinaryOp op : ops) {
-      Tensor y = empty(c.out, t()), yg = empty(c.out, t(), kGpu);
-      cpu().binary(op, a.expand(c.out).view(), b.expand(c.out).view(), y.view());
-      gpu().binary(op, ag.expand(c.out).view(), bg.expand(c.out).view(), yg.view());
-      EXPECT_LT(diff(yg, y), tol(t())) << "binary op " << int(op) << " out " << shape_str(c.out);
-    }
-  }
-  // A transposed operand (non-contiguous, not merely broadcast).
-  const Tensor a = rnd({6, 9}, -1, 1, 5), b = rnd({9, 6}, -1, 1, 6);
-  Tensor y = empty({6, 9}, t()), yg = empty({6, 9}, t(), kGpu);
-  cpu().binary(BinaryOp::Sub, a.view(), b.t().view(), y.view());
-  gpu().binary(BinaryOp::Sub, a.to(kGpu).view(), b.to(kGpu).t().view(), yg.view());
-  EXPECT_LT(diff(yg, y), tol(t()));
-}
+void PrintTo(const CallCase& c, std::ostream* os) { *os << c.name; }
 
-TEST_P(CudaBackendTest, WhereCopyFill) {
-  const Shape s{5, 7, 3};
-  const Tensor c = gt(rnd(s, -1, 1, 7), 0.0), a = rnd(s, -1, 1, 8), b = rnd({3}, -1, 1, 9);
-  Tensor y = empty(s, t()), yg = empty(s, t(), kGpu);
-  cpu().where(c.view(), a.view(), b.expand(s).view(), y.view());
-  gpu().where(c.to(kGpu).view(), a.to(kGpu).view(), b.to(kGpu).expand(s).view(), yg.view());
-  EXPECT_EQ(diff(yg, y), 0.0);
-
-  // Strided copies with and without dtype conversion: a permuted source into a sliced destination.
-  for (DType to : {DType::F32, DType::F64}) {
-    const Tensor src = rnd({4, 6, 5}, -1, 1, 10);
-    Tensor dst = zeros({5, 4, 12}, to), dstg = zeros({5, 4, 12}, to, kGpu);
-    const Tensor sv = permute(src, {2, 0, 1}), svg = permute(src.to(kGpu), {2, 0, 1});
-    cpu().copy(sv.view(), slice(dst, 2, 0, 12, 2).view());
-    gpu().copy(svg.view(), slice(dstg, 2, 0, 12, 2).view());
-    EXPECT_EQ(diff(dstg, dst), 0.0) << "copy to " << kernels::dtype_name(to);
-  }
-  Tensor f = zeros({6, 8}, t()), fg = zeros({6, 8}, t(), kGpu);
-  cpu().fill(slice(f, 1, 1, 8, 3).view(), 2.5);
-  gpu().fill(slice(fg, 1, 1, 8, 3).view(), 2.5);
-  EXPECT_EQ(diff(fg, f), 0.0);
-}
-
-TEST_P(CudaBackendTest, ReduceShapesAndNaN) {
-  struct Case {
-    int64_t outer, r, inner;
-  };
-  for (const Case& c : {Case{1, 1, 1}, Case{1, 100003, 1}, Case{7, 33, 5}, Case{2, 5, 70001}, Case{300, 2, 1},
-                        Case{1, 64, 4096}, Case{3, 0, 4}}) {
-    Tensor x = rnd({c.outer, c.r, c.inner}, -3, 3, 11);
-    for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min}) {
-      Tensor y = empty({c.outer, c.inner}, t()), yg = empty({c.outer, c.inner}, t(), kGpu);
-      cpu().reduce(op, x.view(), c.outer, c.r, c.inner, y.view());
-      gpu().reduce(op, x.to(kGpu).view(), c.outer, c.r, c.inner, yg.view());
-      EXPECT_LT(diff(yg, y), tol(t())) << "reduce " << int(op) << " [" << c.outer << ", " << c.r << ", " << c.inner
-                                        << "]";
-    }
-  }
-  // A NaN anywhere in a max/min row makes that output NaN, on both backends.
-  Tensor x = rnd({2, 1000, 3}, -1, 1, 12);
-  x = where(gt(rnd({2, 1000, 3}, 0, 1, 13), 0.9995), full({2, 1000, 3}, std::numeric_limits<double>::quiet_NaN(), t()),
-            x);
-  for (ReduceOp op : {ReduceOp::Max, ReduceOp::Min, ReduceOp::Sum}) {
-    Tensor y = empty({2, 3}, t()), yg = empty({2, 3}, t(), kGpu);
-    cpu().reduce(op, x.view(), 2, 1000, 3, y.view());
-    gpu().reduce(op, x.to(kGpu).view(), 2, 1000, 3, yg.view());
-    EXPECT_LT(diff(yg, y), tol(t())) << "NaN propagation, reduce " << int(op);
-  }
-}
-
-TEST_P(CudaBackendTest, RowReduceEveryNorm) {
-  const std::vector<std::pair<RowOp, double>> ops = {{RowOp::L1, 0},        {RowOp::L2, 0},
-                                                     {RowOp::LInf, 0},      {RowOp::SmoothMax, 1},
-                                                     {RowOp::SmoothMax, 20}, {RowOp::LogSumExp, 0}};
-  for (const auto& [n, d] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {32, 3072}, {64, 12288}, {2, 300001}}) {
-    const Tensor x = rnd({n, d}, -3, 3, 14);
-    for (const auto& [op, p] : ops) {
-      Tensor y = empty({n}, t()), yg = empty({n}, t(), kGpu);
-      cpu().row_reduce(op, p, x.view(), n, d, y.view());
-      gpu().row_reduce(op, p, x.to(kGpu).view(), n, d, yg.view());
-      EXPECT_LT(diff(yg, y), tol(t())) << "row_reduce " << int(op) << " s " << p << " [" << n << ", " << d << "]";
-    }
-  }
-  Tensor x = rnd({4, 999}, -1, 1, 15);
-  x = where(gt(rnd({4, 999}, 0, 1, 16), 0.999), full({4, 999}, std::numeric_limits<double>::quiet_NaN(), t()), x);
-  Tensor y = empty({4}, t()), yg = empty({4}, t(), kGpu);
-  cpu().row_reduce(RowOp::LInf, 0, x.view(), 4, 999, y.view());
-  gpu().row_reduce(RowOp::LInf, 0, x.to(kGpu).view(), 4, 999, yg.view());
-  EXPECT_LT(diff(yg, y), tol(t())) << "L-inf norm of a row holding a NaN";
-}
-
-TEST_P(CudaBackendTest, GemmTransposesAndLeadingDimensions) {
-  for (bool ta : {false, true})
-    for (bool tb : {false, true})
-      for (const auto& [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 3}, {129, 65, 257},
-                                    {64, 8192, 48}, {3, 4, 0}}) {
-        const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
-        const Tensor a = rnd({ta ? k : m, lda}, -1, 1, 17), b = rnd({tb ? n : k, ldb}, -1, 1, 18);
-        Tensor c = rnd({m, ldc}, -1, 1, 19);
-        Tensor cg = c.to(kGpu);
-        const Tensor ag = a.to(kGpu), bg = b.to(kGpu);
-        const void* ap = a.view().data;  // the CPU copies must not be reused after the GPU copies
-        cpu().gemm(t(), ta, tb, m, n, k, 0.75, ap, lda, b.view().data, ldb, -0.5, c.view().data, ldc);
-        gpu().gemm(t(), ta, tb, m, n, k, 0.75, ag.view().data, lda, bg.view().data, ldb, -0.5, cg.view().data, ldc);
-        EXPECT_LT(diff(cg, c), t() == DType::F64 ? 1e-12 : 1e-5)
-            << "gemm ta " << ta << " tb " << tb << " m " << m << " n " << n << " k " << k;
-      }
-}
+// Elementwise maps and reductions: rounding only.
+constexpr double kF64 = 1e-12, kF32 = 2e-6;
 
 // (n, c, h, w, o, kh, kw, s, p): DCGAN32's D layers, the generator's first layer as a transposed
 // conv's adjoint, and small odd shapes with rectangular kernels.
@@ -226,30 +121,22 @@ std::vector<kernels::ConvGeom> conv_shapes() {
   return out;
 }
 
-TEST_P(CudaBackendTest, ConvFamilyOnThePapersShapesAndOddOnes) {
-  for (const kernels::ConvGeom& g : conv_shapes()) {
-    const Tensor x = rnd({g.n, g.c, g.h, g.w}, -1, 1, 20), w = rnd({g.o, g.c, g.kh, g.kw}, -1, 1, 21);
-    const Tensor gy = rnd({g.n, g.o, g.oh, g.ow}, -1, 1, 22);
-    const Tensor xg = x.to(kGpu), wg = w.to(kGpu), gyg = gy.to(kGpu);
-    const double eps = t() == DType::F64 ? 1e-12 : 1e-5;
-    Tensor y = empty(gy.shape(), t()), yg = full(gy.shape(), 7.0, t(), kGpu);  // outputs are overwritten
-    cpu().conv2d(g, x.view(), w.view(), y.view());
-    gpu().conv2d(g, xg.view(), wg.view(), yg.view());
-    EXPECT_LT(diff(yg, y), eps) << "conv2d " << shape_str(x.shape()) << " * " << shape_str(w.shape());
-    Tensor gx = empty(x.shape(), t()), gxg = full(x.shape(), 7.0, t(), kGpu);
-    cpu().conv2d_input_grad(g, gy.view(), w.view(), gx.view());
-    gpu().conv2d_input_grad(g, gyg.view(), wg.view(), gxg.view());
-    EXPECT_LT(diff(gxg, gx), eps) << "conv2d_input_grad " << shape_str(x.shape());
-    Tensor gw = empty(w.shape(), t()), gwg = full(w.shape(), 7.0, t(), kGpu);
-    cpu().conv2d_weight_grad(g, x.view(), gy.view(), gw.view());
-    gpu().conv2d_weight_grad(g, xg.view(), gyg.view(), gwg.view());
-    EXPECT_LT(diff(gwg, gw), eps) << "conv2d_weight_grad " << shape_str(w.shape());
-  }
+// The conv rows' trials: conv_shapes(), and DCGAN32's layers again at batch 32. f(g, what, numel)
+// makes one trial.
+template <class F>
+std::vector<Trial> conv_trials(F f) {
+  std::vector<kernels::ConvGeom> shapes = conv_shapes();
+  for (kernels::ConvGeom g : conv_shapes())
+    if (g.h >= 4 && g.kh == 4) g.n = 32, shapes.push_back(g);
+  std::vector<Trial> out;
+  for (const kernels::ConvGeom& g : shapes)
+    out.push_back(f(g, shape_str({g.n, g.c, g.h, g.w}) + " * " + shape_str({g.o, g.c, g.kh, g.kw}),
+                    std::max(g.n * g.c * g.h * g.w, g.n * g.o * g.oh * g.ow)));
+  return out;
 }
 
 // Pooling and resizing: Inception's shapes, small odd ones, one past a full grid pass (2^23
-// threads), adaptive windows that shrink and grow; max pooling on inputs with ties (values in
-// {-1, 0, 1}) and NaNs, so the argmax rule (first maximum, a NaN wins) is checked too.
+// threads), adaptive windows that shrink and grow.
 kernels::PoolGeom pool_geom(Shape x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   kernels::PoolGeom g;
   g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3], g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.ph = ph, g.pw = pw;
@@ -261,191 +148,649 @@ kernels::PoolGeom adaptive_geom(Shape x, int64_t oh, int64_t ow) {
   g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3], g.oh = oh, g.ow = ow, g.adaptive = true;
   return g;
 }
+Shape pool_in(const kernels::PoolGeom& g) { return {g.n, g.c, g.h, g.w}; }
+Shape pool_out(const kernels::PoolGeom& g) { return {g.n, g.c, g.oh, g.ow}; }
 
-TEST_P(CudaBackendTest, PoolingEveryCall) {
-  std::vector<kernels::PoolGeom> geoms = {
+// Every geometry (adaptive: false leaves out the adaptive ones, as max pooling has none), each
+// with count_include_pad on and off when both_pads; f(g, what, numel) makes one trial.
+template <class F>
+std::vector<Trial> pool_trials(bool adaptive, bool both_pads, F f) {
+  const std::vector<kernels::PoolGeom> geoms = {
       pool_geom({2, 3, 147, 147}, 3, 3, 2, 2, 0, 0), pool_geom({2, 5, 35, 35}, 3, 3, 1, 1, 1, 1),
       pool_geom({3, 2, 7, 6}, 2, 3, 2, 1, 1, 1),     pool_geom({1, 1, 1, 1}, 1, 1, 1, 1, 0, 0),
       pool_geom({2, 3, 8, 8}, 3, 3, 1, 1, 1, 1),     pool_geom({64, 64, 64, 64}, 2, 2, 1, 1, 0, 0),
       adaptive_geom({2, 3, 5, 7}, 3, 2),             adaptive_geom({2, 4, 8, 8}, 1, 1),
       adaptive_geom({2, 2, 3, 4}, 5, 7),             adaptive_geom({2, 3, 17, 17}, 5, 5)};
+  std::vector<Trial> out;
   for (kernels::PoolGeom g : geoms) {
-    const Shape xs{g.n, g.c, g.h, g.w}, ys{g.n, g.c, g.oh, g.ow};
-    const std::string at = shape_str(xs) + " -> " + shape_str(ys);
-    const Tensor x = rnd(xs, -1, 1, 30), gy = rnd(ys, -1, 1, 31), v = rnd(xs, -1, 1, 32);
-    // Ties everywhere and a few NaNs for the max pool's argmax.
-    Tensor xt = floor_of(rnd(xs, -1, 2, 33));
-    xt = where(gt(rnd(xs, 0, 1, 34), 0.995), full(xs, std::numeric_limits<double>::quiet_NaN(), t()), xt);
-    const Tensor xg = x.to(kGpu), xtg = xt.to(kGpu), gyg = gy.to(kGpu), vg = v.to(kGpu);
+    if (g.adaptive && !adaptive) continue;
     for (bool include_pad : {true, false}) {
       g.count_include_pad = include_pad;
-      Tensor y = empty(ys, t()), yg = full(ys, 7.0, t(), kGpu);  // outputs are overwritten
-      cpu().avg_pool2d(g, x.view(), y.view());
-      gpu().avg_pool2d(g, xg.view(), yg.view());
-      EXPECT_LT(diff(yg, y), tol(t())) << "avg_pool2d " << at << " count_include_pad " << include_pad;
-      Tensor gx = empty(xs, t()), gxg = full(xs, 7.0, t(), kGpu);
-      cpu().avg_pool2d_adjoint(g, gy.view(), gx.view());
-      gpu().avg_pool2d_adjoint(g, gyg.view(), gxg.view());
-      EXPECT_LT(diff(gxg, gx), tol(t())) << "avg_pool2d_adjoint " << at << " count_include_pad " << include_pad;
-    }
-    if (g.adaptive) continue;
-    for (const auto& [in, in_g, what] : {std::tuple{x, xg, "distinct"}, std::tuple{xt, xtg, "ties and NaN"}}) {
-      Tensor y = empty(ys, t()), yg = full(ys, 7.0, t(), kGpu);
-      cpu().max_pool2d(g, in.view(), y.view());
-      gpu().max_pool2d(g, in_g.view(), yg.view());
-      EXPECT_EQ(diff(yg, y), 0.0) << "max_pool2d " << at << " " << what;
-      Tensor w = empty(ys, t()), wg = full(ys, 7.0, t(), kGpu);
-      cpu().max_pool2d_gather(g, in.view(), v.view(), w.view());
-      gpu().max_pool2d_gather(g, in_g.view(), vg.view(), wg.view());
-      EXPECT_EQ(diff(wg, w), 0.0) << "max_pool2d_gather " << at << " " << what;
-      Tensor gx = empty(xs, t()), gxg = full(xs, 7.0, t(), kGpu);
-      cpu().max_pool2d_scatter(g, in.view(), gy.view(), gx.view());
-      gpu().max_pool2d_scatter(g, in_g.view(), gyg.view(), gxg.view());
-      EXPECT_LT(diff(gxg, gx), tol(t())) << "max_pool2d_scatter " << at << " " << what;
+      const std::string what = shape_str(pool_in(g)) + " -> " + shape_str(pool_out(g)) +
+                               (both_pads ? " count_include_pad " + std::to_string(include_pad) : "");
+      out.push_back(f(g, what, shape_numel(pool_in(g))));
+      if (!both_pads) break;
     }
   }
+  return out;
+}
+// The max pool's trials: each geometry on distinct values and on ties with NaNs; f(g, x, rest)
+// makes the call's inputs after x.
+template <class Call>
+std::vector<Trial> max_pool_trials(DType t, std::function<Tensors(const kernels::PoolGeom&)> rest, Call call) {
+  std::vector<Trial> out;
+  for (bool ties : {false, true})
+    for (Trial tr : pool_trials(false, false, [&](const kernels::PoolGeom& g, const std::string& what, int64_t n) {
+           auto make = [t, g, ties, rest] {
+             Tensors in{ties ? ties_and_nans(t, pool_in(g)) : rnd(t, pool_in(g), -1, 1, 30)};
+             for (const Tensor& x : rest(g)) in.push_back(x);
+             return in;
+           };
+           return Trial{what + (ties ? " ties and NaN" : " distinct"), n, make,
+                        [g, call](Backend& be, const Tensors& in) { return call(be, g, in); }};
+         }))
+      out.push_back(tr);
+  return out;
 }
 
-TEST_P(CudaBackendTest, ResizeBilinearBothWays) {
-  struct R {
-    int64_t n, c, h, w, oh, ow;
-  };
-  for (const R& r : {R{2, 3, 32, 32, 299, 299}, R{2, 2, 7, 6, 3, 4}, R{2, 2, 5, 5, 9, 9}, R{3, 2, 4, 6, 11, 3},
-                     R{1, 1, 1, 1, 3, 2}, R{2, 2, 3, 4, 3, 4}, R{4, 3, 299, 299, 75, 80}, R{40, 64, 64, 64, 65, 63}}) {
+struct ResizeCase {
+  int64_t n, c, h, w, oh, ow;
+};
+template <class F>
+std::vector<Trial> resize_trials(F f) {
+  std::vector<Trial> out;
+  for (const ResizeCase& r : {ResizeCase{2, 3, 32, 32, 299, 299}, ResizeCase{2, 2, 7, 6, 3, 4},
+                              ResizeCase{2, 2, 5, 5, 9, 9}, ResizeCase{3, 2, 4, 6, 11, 3}, ResizeCase{1, 1, 1, 1, 3, 2},
+                              ResizeCase{2, 2, 3, 4, 3, 4}, ResizeCase{4, 3, 299, 299, 75, 80},
+                              ResizeCase{40, 64, 64, 64, 65, 63}}) {
     kernels::ResizeGeom g;
     g.n = r.n, g.c = r.c, g.h = r.h, g.w = r.w, g.oh = r.oh, g.ow = r.ow;
     const Shape xs{r.n, r.c, r.h, r.w}, ys{r.n, r.c, r.oh, r.ow};
-    const Tensor x = rnd(xs, -1, 1, 35), gy = rnd(ys, -1, 1, 36);
-    Tensor y = empty(ys, t()), yg = full(ys, 7.0, t(), kGpu);
-    cpu().resize_bilinear(g, x.view(), y.view());
-    gpu().resize_bilinear(g, x.to(kGpu).view(), yg.view());
-    EXPECT_LT(diff(yg, y), tol(t())) << "resize_bilinear " << shape_str(xs) << " -> " << shape_str(ys);
-    Tensor gx = empty(xs, t()), gxg = full(xs, 7.0, t(), kGpu);
-    cpu().resize_bilinear_adjoint(g, gy.view(), gx.view());
-    gpu().resize_bilinear_adjoint(g, gy.to(kGpu).view(), gxg.view());
-    EXPECT_LT(diff(gxg, gx), tol(t())) << "resize_bilinear_adjoint " << shape_str(ys) << " -> " << shape_str(xs);
+    out.push_back(f(g, xs, ys, shape_str(xs) + " -> " + shape_str(ys), std::max(shape_numel(xs), shape_numel(ys))));
   }
+  return out;
 }
 
-TEST_P(CudaBackendTest, RandomStreamsEqualTheCpu) {
-  // Plain keys, and keys whose start is read from memory (the base a captured step advances).
-  const Tensor base = scalar(1000.0, DType::F64), base_g = base.to(kGpu);
-  for (int64_t n : {1, 5, 4097, 1000001}) {
-    for (bool with_base : {false, true}) {
-      kernels::PhiloxKey k{1234, 77, nullptr}, kg = k;
-      if (with_base) k.base = base.data<double>(), kg.base = static_cast<const double*>(base_g.view().data);
-      Tensor u = empty({n}, t()), ug = empty({n}, t(), kGpu);
-      cpu().fill_uniform(u.view(), k, -1, 3);
-      gpu().fill_uniform(ug.view(), kg, -1, 3);
-      EXPECT_EQ(diff(ug, u), 0.0) << "uniform n " << n << " base " << with_base;
-      k.seed = kg.seed = 99, k.offset = kg.offset = 5;
-      Tensor z = empty({n}, t()), zg = empty({n}, t(), kGpu);
-      cpu().fill_normal(z.view(), k, 0.5, 2);
-      gpu().fill_normal(zg.view(), kg, 0.5, 2);
-      // Box-Muller goes through log, sqrt, sin and cos, whose last bit may differ between libm and CUDA.
-      EXPECT_LT(diff(zg, z), 1e-13) << "normal n " << n << " base " << with_base;
-    }
+// BatchNorm's shapes, with the apply step's activations (none, ReLU, LeakyReLU).
+template <class F>
+std::vector<Trial> batch_norm_trials(F f) {
+  std::vector<Trial> out;
+  for (const Shape& sh : {Shape{32, 256, 8, 8}, Shape{3, 5, 7, 1}, Shape{1, 1, 1, 1}, Shape{64, 3, 32, 32}})
+    for (const auto& [act, slope] : {std::pair{false, 0.0}, std::pair{true, 0.0}, std::pair{true, 0.2}})
+      out.push_back(f(sh, act, slope,
+                      shape_str(sh) + " act " + std::to_string(act) + " slope " + std::to_string(slope),
+                      shape_numel(sh)));
+  return out;
+}
+// The backward's operands as the forward leaves them: x (an offset mean, as real activations
+// have), the output gradient g, the weight, 1/std, the apply step's output y (its mask) and the
+// batch mean, all made by the CPU; with_sums: also gw and gb, from the CPU's first kernel.
+Tensors batch_norm_grad_inputs(DType t, const Shape& sh, bool act, double slope, bool with_sums) {
+  const int64_t c = sh[1], inner = sh[2] * sh[3];
+  const Tensor x = rnd(t, sh, -2, 2, 5) + 3.0, g = rnd(t, sh, -1, 1, 8), w = rnd(t, {c}, -1, 1, 9);
+  const Tensor is = rnd(t, {c}, 0.5, 2, 10), scale = rnd(t, {c}, -1, 1, 6), shift = rnd(t, {c}, -1, 1, 7);
+  Tensor mean = empty({c}, t), var = empty({c}, t), y = empty(sh, t);
+  cpu().channel_moments(x.view(), c, inner, mean.view(), var.view());
+  cpu().channel_affine(x.view(), scale.view(), shift.view(), c, inner, act, slope, y.view());
+  Tensors in{g, y, x, mean, is, w};
+  if (with_sums) {
+    Tensor gw = empty({c}, t), gb = empty({c}, t);
+    kernels::BatchNormGrad a{g.view(), y.view(), x.view(), mean.view(), is.view(), w.view(), c, inner, act, slope};
+    cpu().batch_norm_grad_reduce(a, gw.view(), gb.view());
+    in.push_back(gw), in.push_back(gb);
   }
+  return in;
+}
+kernels::BatchNormGrad batch_norm_grad_args(const Tensors& in, const Shape& sh, bool act, double slope) {
+  return {in[0].view(), in[1].view(), in[2].view(), in[3].view(), in[4].view(), in[5].view(), sh[1], sh[2] * sh[3],
+          act, slope};
 }
 
-// BatchNorm's kernels: the batch moments (double accumulation in another order: to rounding) and
-// the fused apply + activation (no activation, ReLU and LeakyReLU; bit for bit).
-TEST_P(CudaBackendTest, BatchNormKernelsEqualTheCpu) {
-  for (const Shape& sh : {Shape{32, 256, 8, 8}, Shape{3, 5, 7, 1}, Shape{1, 1, 1, 1}, Shape{64, 3, 32, 32}}) {
-    Tensor x = rnd(sh, -2, 2, 5) + 3.0;  // an offset mean, as real activations have
-    Tensor m = empty({sh[1]}, t()), v = empty({sh[1]}, t());
-    Tensor mg = full({sh[1]}, 7.0, t(), kGpu), vg = full({sh[1]}, 7.0, t(), kGpu);
-    cpu().channel_moments(x.view(), sh[1], sh[2] * sh[3], m.view(), v.view());
-    gpu().channel_moments(x.to(kGpu).view(), sh[1], sh[2] * sh[3], mg.view(), vg.view());
-    EXPECT_LT(diff(mg, m), tol(t())) << "mean " << shape_str(sh);
-    EXPECT_LT(diff(vg, v), tol(t())) << "variance " << shape_str(sh);
-    const Tensor scale = rnd({sh[1]}, -1, 1, 6), shift = rnd({sh[1]}, -1, 1, 7);
-    for (const auto& [act, slope] : {std::pair{false, 0.0}, std::pair{true, 0.0}, std::pair{true, 0.2}}) {
-      Tensor y = empty(sh, t()), yg = full(sh, 7.0, t(), kGpu);
-      cpu().channel_affine(x.view(), scale.view(), shift.view(), sh[1], sh[2] * sh[3], act, slope, y.view());
-      gpu().channel_affine(x.to(kGpu).view(), scale.to(kGpu).view(), shift.to(kGpu).view(), sh[1], sh[2] * sh[3], act,
-                           slope, yg.view());
-      EXPECT_EQ(diff(yg, y), 0.0) << shape_str(sh) << " act " << act << " slope " << slope;
-      // The backward's two kernels, the mask read from this y.
-      const Tensor g = rnd(sh, -1, 1, 8), w = rnd({sh[1]}, -1, 1, 9), is = rnd({sh[1]}, 0.5, 2, 10);
-      kernels::BatchNormGrad a;
-      a.g = g.view(), a.y = y.view(), a.x = x.view(), a.mean = m.view(), a.invstd = is.view(), a.weight = w.view();
-      a.channels = sh[1], a.inner = sh[2] * sh[3], a.act = act, a.slope = slope;
-      const Tensor gg = g.to(kGpu), ygg = y.to(kGpu), xg = x.to(kGpu), wg = w.to(kGpu), isg = is.to(kGpu);
-      kernels::BatchNormGrad ag = a;
-      ag.g = gg.view(), ag.y = ygg.view(), ag.x = xg.view(), ag.mean = mg.view(), ag.invstd = isg.view(),
-      ag.weight = wg.view();
-      Tensor gw = empty({sh[1]}, t()), gb = empty({sh[1]}, t()), gx = empty(sh, t());
-      Tensor gwg = full({sh[1]}, 7.0, t(), kGpu), gbg = full({sh[1]}, 7.0, t(), kGpu), gxg = full(sh, 7.0, t(), kGpu);
-      cpu().batch_norm_grad_reduce(a, gw.view(), gb.view());
-      cpu().batch_norm_grad_input(a, gw.view(), gb.view(), gx.view());
-      gpu().batch_norm_grad_reduce(ag, gwg.view(), gbg.view());
-      gpu().batch_norm_grad_input(ag, gwg.view(), gbg.view(), gxg.view());
-      EXPECT_LT(diff(gbg, gb), tol(t())) << "grad bias " << shape_str(sh) << " act " << act << " slope " << slope;
-      EXPECT_LT(diff(gwg, gw), tol(t())) << "grad weight " << shape_str(sh) << " act " << act << " slope " << slope;
-      EXPECT_LT(diff(gxg, gx), tol(t())) << "grad input " << shape_str(sh) << " act " << act << " slope " << slope;
-    }
-  }
+const double* f64_ptr(const Tensor& x) { return static_cast<const double*>(x.view().data); }
+
+// A trial of a call with inputs uniform in [-1, 1) (each a shape and a seed) and one output of
+// shape out: call(backend, inputs, y).
+template <class Call>
+Trial map_trial(DType t, std::string what, int64_t numel, std::vector<std::pair<Shape, uint64_t>> ins, Shape out,
+                Call call) {
+  return {std::move(what), numel,
+          [=] {
+            Tensors in;
+            for (const auto& [s, seed] : ins) in.push_back(rnd(t, s, -1, 1, seed));
+            return in;
+          },
+          [=](Backend& be, const Tensors& in) {
+            const Tensor y = output(in[0], out);
+            call(be, in, y.view());
+            return Tensors{y};
+          }};
 }
 
-TEST_P(CudaBackendTest, InterpolatesEqualTheCpu) {
-  const Tensor base = scalar(77.0, DType::F64), base_g = base.to(kGpu);
-  for (const Shape& sh : {Shape{32, 3, 32, 32}, Shape{5, 7}, Shape{1, 1}, Shape{64, 1, 32, 32}}) {
-    const Tensor xr = rnd(sh, -1, 1, 3), xf = rnd(sh, -1, 1, 4);
-    Tensor u = empty({sh[0]}, t()), y = empty(sh, t());
-    Tensor ug = full({sh[0]}, 7.0, t(), kGpu), yg = full(sh, 7.0, t(), kGpu);
-    cpu().interpolate(xr.view(), xf.view(), kernels::PhiloxKey{5, 3, base.data<double>()}, u.view(), y.view());
-    gpu().interpolate(xr.to(kGpu).view(), xf.to(kGpu).view(),
-                      kernels::PhiloxKey{5, 3, static_cast<const double*>(base_g.view().data)}, ug.view(), yg.view());
-    EXPECT_EQ(diff(ug, u), 0.0) << shape_str(sh);
-    EXPECT_EQ(diff(yg, y), 0.0) << shape_str(sh);
-  }
+// The random fills' trials: sizes past a block and a grid pass, keys with and without a base in
+// memory; the normal fill with its own key.
+std::vector<Trial> random_trials(DType t, bool normal) {
+  std::vector<Trial> out;
+  for (int64_t n : {1, 5, 4097, 1000001})
+    for (bool with_base : {false, true})
+      out.push_back({"n " + std::to_string(n) + " base " + std::to_string(with_base), n,
+                     [] { return Tensors{scalar(1000.0, DType::F64)}; },
+                     [=](Backend& be, const Tensors& in) {
+                       const Tensor y = full({n}, 7.0, t, in[0].device());
+                       const kernels::PhiloxKey k{normal ? 99u : 1234u, normal ? 5u : 77u,
+                                                  with_base ? f64_ptr(in[0]) : nullptr};
+                       if (normal) be.fill_normal(y.view(), k, 0.5, 2);
+                       else be.fill_uniform(y.view(), k, -1, 3);
+                       return Tensors{y};
+                     }});
+  return out;
 }
 
-// Multi-tensor Adam: tensors of odd sizes, one starting off the 16-byte alignment (the scalar
-// path), several launches' worth of tensors (chunks of 24), per-tensor step counts and the rate
-// read from device memory; equal to the CPU's bit for bit.
-TEST_P(CudaBackendTest, AdamStepsEqualTheCpu) {
+// Five Adam steps over 45 tensors: the parameters' starting values, then each step's gradients
+// (inputs); the call updates copies and returns every p, then every m, then every v.
+Trial adam_trial(DType t) {
   std::vector<int64_t> sizes{100003, 1, 7, 4096, 33};
   for (int i = 0; i < 40; ++i) sizes.push_back(1 + 37 * i);
   const size_t k = sizes.size();
-  struct State {
-    Tensor p, m, v;
-  };
-  std::vector<State> c(k), g(k);
-  for (size_t i = 0; i < k; ++i) {
-    const int64_t skew = i == 2 ? 1 : 0;  // a view one element in: misaligned for vector loads
-    const Tensor p = slice(rnd({sizes[i] + skew}, -1, 1, 23 + i), 0, skew, sizes[i] + skew);
-    c[i] = {p.clone(), zeros({sizes[i]}, t()), zeros({sizes[i]}, t())};
-    g[i] = {slice(p.to(kGpu), 0, 0, sizes[i]), zeros({sizes[i]}, t(), kGpu), zeros({sizes[i]}, t(), kGpu)};
-    if (skew) g[i].p = slice(rnd({sizes[i] + skew}, -1, 1, 23 + i).to(kGpu), 0, skew, sizes[i] + skew);
-  }
-  std::vector<double> steps(k);
-  for (int64_t step = 1; step <= 5; ++step) {
-    for (size_t i = 0; i < k; ++i) steps[i] = double(step + int64_t(i % 3));
-    const Tensor st = from_vector(steps, {int64_t(k)}, DType::F64), st_g = st.to(kGpu);
-    const Tensor lr = scalar(2e-4 * double(step), DType::F64), lr_g = lr.to(kGpu);
-    std::vector<Tensor> grads;
-    std::vector<kernels::AdamTensor> lc, lg;
-    for (size_t i = 0; i < k; ++i) {
-      grads.push_back(rnd({sizes[i]}, -1, 1, 100 + uint64_t(step) * 64 + i));
-      grads.push_back(grads.back().to(kGpu));
-      lc.push_back({c[i].p.view().data, grads[2 * i].view().data, c[i].m.view().data, c[i].v.view().data, sizes[i],
-                    st.data<double>() + i});
-      lg.push_back({g[i].p.view().data, grads[2 * i + 1].view().data, g[i].m.view().data, g[i].v.view().data,
-                    sizes[i], static_cast<const double*>(st_g.view().data) + i});
-    }
-    kernels::AdamHyper h{0.5, 0.999, 1e-8, step == 3 ? 0.01 : 0.0, lr.data<double>()};
-    cpu().adam_step(t(), lc.data(), int(k), h);
-    h.lr = static_cast<const double*>(lr_g.view().data);
-    gpu().adam_step(t(), lg.data(), int(k), h);
-  }
-  for (size_t i = 0; i < k; ++i) {
-    EXPECT_EQ(diff(g[i].p, c[i].p), 0.0) << "tensor " << i;
-    EXPECT_EQ(diff(g[i].m, c[i].m), 0.0) << "tensor " << i;
-    EXPECT_EQ(diff(g[i].v, c[i].v), 0.0) << "tensor " << i;
-  }
+  constexpr int64_t kSteps = 5;
+  auto skew = [](size_t i) -> int64_t { return i == 2 ? 1 : 0; };  // a view one element in: misaligned for vector loads
+  return {std::to_string(k) + " tensors, " + std::to_string(kSteps) + " steps", 100004,
+          [=] {
+            Tensors in;
+            for (size_t i = 0; i < k; ++i) in.push_back(rnd(t, {sizes[i] + skew(i)}, -1, 1, 23 + i));
+            for (int64_t step = 1; step <= kSteps; ++step)
+              for (size_t i = 0; i < k; ++i) in.push_back(rnd(t, {sizes[i]}, -1, 1, 100 + uint64_t(step) * 64 + i));
+            return in;
+          },
+          [=](Backend& be, const Tensors& in) {
+            const Device d = in[0].device();
+            Tensors p, m, v;
+            for (size_t i = 0; i < k; ++i) {
+              p.push_back(slice(clone(in[i]), 0, skew(i), sizes[i] + skew(i)));
+              m.push_back(zeros({sizes[i]}, t, d)), v.push_back(zeros({sizes[i]}, t, d));
+            }
+            std::vector<double> steps(k);
+            for (int64_t step = 1; step <= kSteps; ++step) {
+              for (size_t i = 0; i < k; ++i) steps[i] = double(step + int64_t(i % 3));  // per-tensor step counts
+              const Tensor st = from_vector(steps, {int64_t(k)}, DType::F64).to(d);
+              const Tensor lr = scalar(2e-4 * double(step), DType::F64).to(d);
+              std::vector<kernels::AdamTensor> ts;
+              for (size_t i = 0; i < k; ++i)
+                ts.push_back({p[i].view().data, in[k * size_t(step) + i].view().data, m[i].view().data,
+                              v[i].view().data, sizes[i], f64_ptr(st) + i});
+              be.adam_step(t, ts.data(), int(k),
+                           kernels::AdamHyper{0.5, 0.999, 1e-8, step == 3 ? 0.01 : 0.0, f64_ptr(lr)});
+            }
+            Tensors outs = p;
+            outs.insert(outs.end(), m.begin(), m.end());
+            outs.insert(outs.end(), v.begin(), v.end());
+            return outs;
+          }};
 }
+
+std::vector<CallCase> calls() {
+  using T = DType;
+  return {
+      {"unary",
+       [](T t) {
+         const std::vector<std::tuple<UnaryOp, double, double>> ops = {
+             {UnaryOp::Neg, 0, 0},          {UnaryOp::Exp, 0, 0},          {UnaryOp::Log, 0, 0},
+             {UnaryOp::Abs, 0, 0},          {UnaryOp::Sign, 0, 0},         {UnaryOp::Sqrt, 0, 0},
+             {UnaryOp::Reciprocal, 0, 0},   {UnaryOp::Square, 0, 0},       {UnaryOp::PowScalar, 3, 0},
+             {UnaryOp::PowScalar, -1.5, 0}, {UnaryOp::AddScalar, 0.5, 0},  {UnaryOp::MulScalar, -3, 0},
+             {UnaryOp::RSubScalar, 2, 0},   {UnaryOp::Clamp, -0.5, 0.7},   {UnaryOp::Relu, 0, 0},
+             {UnaryOp::LeakyRelu, 0.2, 0},  {UnaryOp::Tanh, 0, 0},         {UnaryOp::Sigmoid, 0, 0},
+             {UnaryOp::Softplus, 0, 0},     {UnaryOp::LogSigmoid, 0, 0},   {UnaryOp::GtScalar, 0.1, 0},
+             {UnaryOp::GeScalar, 0.1, 0},   {UnaryOp::LtScalar, 0.1, 0},   {UnaryOp::LeScalar, 0.1, 0},
+             {UnaryOp::EqScalar, 0, 0},     {UnaryOp::InRange, -1, 1},     {UnaryOp::LeakyMask, 0.2, 0},
+         };
+         std::vector<Trial> out;
+         for (int64_t n : {0, 1, 257, 1000003})
+           for (const auto& [op, a, b] : ops) {
+             // Mixed signs, and positive values for the ops defined on x > 0 only.
+             const bool positive = op == UnaryOp::Log || op == UnaryOp::Sqrt || (op == UnaryOp::PowScalar && a < 0);
+             out.push_back({"op " + std::to_string(int(op)) + " n " + std::to_string(n), n,
+                            [t, n, positive] {
+                              const Tensor pos = rnd(t, {n}, 0.01, 3, 1);
+                              return Tensors{positive ? pos : pos * (gt(rnd(t, {n}, -1, 1, 2), 0.0) * 2.0 - 1.0)};
+                            },
+                            [op, a, b](Backend& be, const Tensors& in) {
+                              const Tensor y = output(in[0], in[0].shape());
+                              be.unary(op, a, b, in[0].view(), y.view());
+                              return Tensors{y};
+                            }});
+           }
+         return out;
+       },
+       kF64, kF32},
+      {"binary",
+       [](T t) {
+         struct Case {
+           Shape out, a, b;
+         };
+         std::vector<Trial> trials;
+         for (const Case& c : std::vector<Case>{{{0}, {0}, {0}},
+                                                {{1}, {1}, {1}},
+                                                {{7, 5}, {7, 5}, {7, 5}},
+                                                {{7, 5}, {7, 5}, {5}},
+                                                {{7, 5}, {7, 1}, {1, 5}},
+                                                {{3, 4, 5, 6}, {3, 1, 5, 1}, {4, 1, 6}},
+                                                {{64, 128, 8, 8}, {64, 128, 8, 8}, {128, 1, 1}},
+                                                {{1 << 20}, {1 << 20}, {1}}})
+           for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Maximum,
+                               BinaryOp::Minimum, BinaryOp::Gt, BinaryOp::Ge, BinaryOp::Lt, BinaryOp::Le, BinaryOp::Eq,
+                               BinaryOp::Ne})
+             trials.push_back({"op " + std::to_string(int(op)) + " out " + shape_str(c.out), shape_numel(c.out),
+                               [t, c] { return Tensors{rnd(t, c.a, -2, 2, 3), rnd(t, c.b, 0.1, 2, 4)}; },
+                               [op, c](Backend& be, const Tensors& in) {
+                                 const Tensor y = output(in[0], c.out);
+                                 be.binary(op, in[0].expand(c.out).view(), in[1].expand(c.out).view(), y.view());
+                                 return Tensors{y};
+                               }});
+         // A transposed operand (non-contiguous, not merely broadcast).
+         trials.push_back({"a - b^T", 54, [t] { return Tensors{rnd(t, {6, 9}, -1, 1, 5), rnd(t, {9, 6}, -1, 1, 6)}; },
+                           [](Backend& be, const Tensors& in) {
+                             const Tensor y = output(in[0], {6, 9});
+                             be.binary(BinaryOp::Sub, in[0].view(), in[1].t().view(), y.view());
+                             return Tensors{y};
+                           }});
+         return trials;
+       },
+       kF64, kF32},
+      {"where",
+       [](T t) {
+         const Shape s{5, 7, 3};
+         return std::vector<Trial>{
+             {"[5, 7, 3], b broadcast", 105,
+              [t, s] { return Tensors{gt(rnd(t, s, -1, 1, 7), 0.0), rnd(t, s, -1, 1, 8), rnd(t, {3}, -1, 1, 9)}; },
+              [s](Backend& be, const Tensors& in) {
+                const Tensor y = output(in[1], s);
+                be.where(in[0].view(), in[1].view(), in[2].expand(s).view(), y.view());
+                return Tensors{y};
+              }}};
+       },
+       0, 0},
+      // Strided copies with and without dtype conversion: a permuted source into a sliced destination.
+      {"copy",
+       [](T t) {
+         std::vector<Trial> out;
+         for (DType to : {DType::F32, DType::F64})
+           out.push_back({std::string("to ") + kernels::dtype_name(to), 120,
+                          [t] { return Tensors{rnd(t, {4, 6, 5}, -1, 1, 10)}; },
+                          [to](Backend& be, const Tensors& in) {
+                            const Tensor dst = zeros({5, 4, 12}, to, in[0].device());
+                            be.copy(permute(in[0], {2, 0, 1}).view(), slice(dst, 2, 0, 12, 2).view());
+                            return Tensors{dst};
+                          }});
+         return out;
+       },
+       0, 0},
+      {"fill",
+       [](T t) {
+         return std::vector<Trial>{{"every third column of [6, 8]", 48, [t] { return Tensors{zeros({6, 8}, t)}; },
+                                    [](Backend& be, const Tensors& in) {
+                                      const Tensor f = clone(in[0]);
+                                      be.fill(slice(f, 1, 1, 8, 3).view(), 2.5);
+                                      return Tensors{f};
+                                    }}};
+       },
+       0, 0},
+      // BatchNorm's kernels: the batch moments (double accumulation in another order: to rounding),
+      // the fused apply + activation (bit for bit), the backward's two kernels.
+      {"channel_moments",
+       [](T t) {
+         return batch_norm_trials([t](const Shape& sh, bool act, double slope, const std::string& what, int64_t n) {
+           (void)act, (void)slope;
+           return Trial{what, n, [t, sh] { return Tensors{rnd(t, sh, -2, 2, 5) + 3.0}; },
+                        [sh](Backend& be, const Tensors& in) {
+                          const Tensor m = output(in[0], {sh[1]}), v = output(in[0], {sh[1]});
+                          be.channel_moments(in[0].view(), sh[1], sh[2] * sh[3], m.view(), v.view());
+                          return Tensors{m, v};
+                        }};
+         });
+       },
+       kF64, kF32},
+      {"channel_affine",
+       [](T t) {
+         return batch_norm_trials([t](const Shape& sh, bool act, double slope, const std::string& what, int64_t n) {
+           return Trial{what, n,
+                        [t, sh] {
+                          return Tensors{rnd(t, sh, -2, 2, 5) + 3.0, rnd(t, {sh[1]}, -1, 1, 6),
+                                         rnd(t, {sh[1]}, -1, 1, 7)};
+                        },
+                        [sh, act, slope](Backend& be, const Tensors& in) {
+                          const Tensor y = output(in[0], sh);
+                          be.channel_affine(in[0].view(), in[1].view(), in[2].view(), sh[1], sh[2] * sh[3], act, slope,
+                                            y.view());
+                          return Tensors{y};
+                        }};
+         });
+       },
+       0, 0},
+      {"batch_norm_grad_reduce",
+       [](T t) {
+         return batch_norm_trials([t](const Shape& sh, bool act, double slope, const std::string& what, int64_t n) {
+           return Trial{what, n, [=] { return batch_norm_grad_inputs(t, sh, act, slope, false); },
+                        [=](Backend& be, const Tensors& in) {
+                          const Tensor gw = output(in[0], {sh[1]}), gb = output(in[0], {sh[1]});
+                          be.batch_norm_grad_reduce(batch_norm_grad_args(in, sh, act, slope), gw.view(), gb.view());
+                          return Tensors{gw, gb};
+                        }};
+         });
+       },
+       kF64, kF32},
+      {"batch_norm_grad_input",
+       [](T t) {
+         return batch_norm_trials([t](const Shape& sh, bool act, double slope, const std::string& what, int64_t n) {
+           return Trial{what, n, [=] { return batch_norm_grad_inputs(t, sh, act, slope, true); },
+                        [=](Backend& be, const Tensors& in) {
+                          const Tensor gx = output(in[0], sh);
+                          be.batch_norm_grad_input(batch_norm_grad_args(in, sh, act, slope), in[6].view(), in[7].view(),
+                                                   gx.view());
+                          return Tensors{gx};
+                        }};
+         });
+       },
+       kF64, kF32},
+      {"reduce",
+       [](T t) {
+         struct Case {
+           int64_t outer, r, inner;
+         };
+         std::vector<Trial> out;
+         for (const Case& c : {Case{1, 1, 1}, Case{1, 100003, 1}, Case{7, 33, 5}, Case{2, 5, 70001}, Case{300, 2, 1},
+                               Case{1, 64, 4096}, Case{3, 0, 4}, Case{2, 1000, 3}})
+           for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min})
+             // [2, 1000, 3]: a NaN anywhere in a max/min row makes that output NaN, on both backends.
+             out.push_back({"op " + std::to_string(int(op)) + " [" + std::to_string(c.outer) + ", " +
+                                std::to_string(c.r) + ", " + std::to_string(c.inner) + "]",
+                            c.outer * c.r * c.inner,
+                            [t, c] {
+                              const Tensor x = rnd(t, {c.outer, c.r, c.inner}, -3, 3, 11);
+                              return Tensors{c.r == 1000 ? with_nans(x, 0.9995, 13) : x};
+                            },
+                            [op, c](Backend& be, const Tensors& in) {
+                              const Tensor y = output(in[0], {c.outer, c.inner});
+                              be.reduce(op, in[0].view(), c.outer, c.r, c.inner, y.view());
+                              return Tensors{y};
+                            }});
+         return out;
+       },
+       kF64, kF32},
+      {"row_reduce",
+       [](T t) {
+         std::vector<Trial> out;
+         auto add = [&](RowOp op, double p, int64_t n, int64_t d, double nan_above) {
+           out.push_back({"op " + std::to_string(int(op)) + " s " + std::to_string(p) + " [" + std::to_string(n) +
+                              ", " + std::to_string(d) + "]" + (nan_above < 1 ? " with NaN" : ""),
+                          n * d,
+                          [=] {
+                            const Tensor x = rnd(t, {n, d}, -3, 3, 14);
+                            return Tensors{nan_above < 1 ? with_nans(x, nan_above, 16) : x};
+                          },
+                          [=](Backend& be, const Tensors& in) {
+                            const Tensor y = output(in[0], {n});
+                            be.row_reduce(op, p, in[0].view(), n, d, y.view());
+                            return Tensors{y};
+                          }});
+         };
+         for (const auto& [n, d] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {32, 3072}, {64, 12288}, {2, 300001}})
+           for (const auto& [op, p] : {std::pair{RowOp::L1, 0.0}, {RowOp::L2, 0.0}, {RowOp::LInf, 0.0},
+                                       {RowOp::SmoothMax, 1.0}, {RowOp::SmoothMax, 20.0}, {RowOp::LogSumExp, 0.0}})
+             add(op, p, n, d, 2);
+         add(RowOp::LInf, 0, 4, 999, 0.999);  // the L-inf norm of a row holding a NaN
+         return out;
+       },
+       kF64, kF32},
+      {"gemm",
+       [](T t) {
+         std::vector<Trial> out;
+         for (bool ta : {false, true})
+           for (bool tb : {false, true})
+             for (const auto& [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 3}, {129, 65, 257},
+                                           {64, 8192, 48}, {3, 4, 0}}) {
+               const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+               out.push_back({"ta " + std::to_string(ta) + " tb " + std::to_string(tb) + " m " + std::to_string(m) +
+                                  " n " + std::to_string(n) + " k " + std::to_string(k),
+                              std::max({m * k, k * n, m * n}),
+                              [=] {
+                                return Tensors{rnd(t, {ta ? k : m, lda}, -1, 1, 17),
+                                               rnd(t, {tb ? n : k, ldb}, -1, 1, 18), rnd(t, {m, ldc}, -1, 1, 19)};
+                              },
+                              [=](Backend& be, const Tensors& in) {
+                                const Tensor c = clone(in[2]);  // C = 0.75 A B - 0.5 C
+                                be.gemm(in[0].dtype(), ta, tb, m, n, k, 0.75, in[0].view().data, lda, in[1].view().data,
+                                        ldb, -0.5, c.view().data, ldc);
+                                return Tensors{c};
+                              }});
+             }
+         return out;
+       },
+       1e-12, 1e-5},
+      // The conv family: every output overwritten (outputs start at 7); the forward also with its
+      // fused bias and LeakyReLU epilogue.
+      {"conv2d",
+       [](T t) {
+         std::vector<Trial> out;
+         for (bool epilogue : {false, true})
+           for (Trial tr : conv_trials([=](const kernels::ConvGeom& g, const std::string& what, int64_t n) {
+                  return Trial{what + (epilogue ? " + bias, LeakyReLU" : ""), n,
+                               [=] {
+                                 Tensors in{rnd(t, {g.n, g.c, g.h, g.w}, -1, 1, 20),
+                                            rnd(t, {g.o, g.c, g.kh, g.kw}, -1, 1, 21)};
+                                 if (epilogue) in.push_back(rnd(t, {g.o}, -1, 1, 23));
+                                 return in;
+                               },
+                               [=](Backend& be, const Tensors& in) {
+                                 const Tensor y = output(in[0], {g.n, g.o, g.oh, g.ow});
+                                 kernels::ConvEpilogue ep;
+                                 if (epilogue)
+                                   ep.bias = in[2].view().data, ep.act = kernels::Act::Leaky, ep.slope = 0.2;
+                                 be.conv2d(g, in[0].view(), in[1].view(), y.view(), ep);
+                                 return Tensors{y};
+                               }};
+                }))
+             out.push_back(tr);
+         return out;
+       },
+       1e-12, 1e-5},
+      {"conv2d_input_grad",
+       [](T t) {
+         return conv_trials([=](const kernels::ConvGeom& g, const std::string& what, int64_t n) {
+           return map_trial(t, what, n, {{{g.n, g.o, g.oh, g.ow}, 22}, {{g.o, g.c, g.kh, g.kw}, 21}},
+                            {g.n, g.c, g.h, g.w},
+                            [g](Backend& be, const Tensors& in, const View& gx) {
+                              be.conv2d_input_grad(g, in[0].view(), in[1].view(), gx);
+                            });
+         });
+       },
+       1e-12, 1e-5},
+      {"conv2d_weight_grad",
+       [](T t) {
+         return conv_trials([=](const kernels::ConvGeom& g, const std::string& what, int64_t n) {
+           return map_trial(t, what, n, {{{g.n, g.c, g.h, g.w}, 20}, {{g.n, g.o, g.oh, g.ow}, 22}},
+                            {g.o, g.c, g.kh, g.kw},
+                            [g](Backend& be, const Tensors& in, const View& gw) {
+                              be.conv2d_weight_grad(g, in[0].view(), in[1].view(), gw);
+                            });
+         });
+       },
+       1e-12, 1e-5},
+      // Max pooling on distinct values and on ties with NaNs (the argmax rule: first maximum, a NaN wins).
+      {"max_pool2d",
+       [](T t) {
+         return max_pool_trials(t, [](const kernels::PoolGeom&) { return Tensors{}; },
+                                [](Backend& be, const kernels::PoolGeom& g, const Tensors& in) {
+                                  const Tensor y = output(in[0], pool_out(g));
+                                  be.max_pool2d(g, in[0].view(), y.view());
+                                  return Tensors{y};
+                                });
+       },
+       0, 0},
+      {"max_pool2d_gather",
+       [](T t) {
+         return max_pool_trials(t, [t](const kernels::PoolGeom& g) { return Tensors{rnd(t, pool_in(g), -1, 1, 32)}; },
+                                [](Backend& be, const kernels::PoolGeom& g, const Tensors& in) {
+                                  const Tensor y = output(in[0], pool_out(g));
+                                  be.max_pool2d_gather(g, in[0].view(), in[1].view(), y.view());
+                                  return Tensors{y};
+                                });
+       },
+       0, 0},
+      {"max_pool2d_scatter",
+       [](T t) {
+         return max_pool_trials(t, [t](const kernels::PoolGeom& g) { return Tensors{rnd(t, pool_out(g), -1, 1, 31)}; },
+                                [](Backend& be, const kernels::PoolGeom& g, const Tensors& in) {
+                                  const Tensor gx = output(in[0], pool_in(g));
+                                  be.max_pool2d_scatter(g, in[0].view(), in[1].view(), gx.view());
+                                  return Tensors{gx};
+                                });
+       },
+       kF64, kF32},
+      {"avg_pool2d",
+       [](T t) {
+         return pool_trials(true, true, [t](const kernels::PoolGeom& g, const std::string& what, int64_t n) {
+           return map_trial(t, what, n, {{pool_in(g), 30}}, pool_out(g),
+                            [g](Backend& be, const Tensors& in, const View& y) { be.avg_pool2d(g, in[0].view(), y); });
+         });
+       },
+       kF64, kF32},
+      {"avg_pool2d_adjoint",
+       [](T t) {
+         return pool_trials(true, true, [t](const kernels::PoolGeom& g, const std::string& what, int64_t n) {
+           return map_trial(t, what, n, {{pool_out(g), 31}}, pool_in(g),
+                            [g](Backend& be, const Tensors& in, const View& gx) {
+                              be.avg_pool2d_adjoint(g, in[0].view(), gx);
+                            });
+         });
+       },
+       kF64, kF32},
+      {"resize_bilinear",
+       [](T t) {
+         return resize_trials([t](const kernels::ResizeGeom& g, const Shape& xs, const Shape& ys,
+                                  const std::string& what, int64_t n) {
+           return map_trial(t, what, n, {{xs, 35}}, ys,
+                            [g](Backend& be, const Tensors& in, const View& y) {
+                              be.resize_bilinear(g, in[0].view(), y);
+                            });
+         });
+       },
+       kF64, kF32},
+      {"resize_bilinear_adjoint",
+       [](T t) {
+         return resize_trials([t](const kernels::ResizeGeom& g, const Shape& xs, const Shape& ys,
+                                  const std::string& what, int64_t n) {
+           return map_trial(t, what, n, {{ys, 36}}, xs,
+                            [g](Backend& be, const Tensors& in, const View& gx) {
+                              be.resize_bilinear_adjoint(g, in[0].view(), gx);
+                            });
+         });
+       },
+       kF64, kF32},
+      // Random fills equal the CPU's stream: plain keys, and keys whose start is read from memory
+      // (the base a captured step advances).
+      {"fill_uniform", [](T t) { return random_trials(t, false); }, 0, 0},
+      // Box-Muller goes through log, sqrt, sin and cos, whose last bit may differ between libm and CUDA.
+      {"fill_normal", [](T t) { return random_trials(t, true); }, 1e-13, 1e-13},
+      {"interpolate",
+       [](T t) {
+         std::vector<Trial> out;
+         for (const Shape& sh : {Shape{32, 3, 32, 32}, Shape{5, 7}, Shape{1, 1}, Shape{64, 1, 32, 32}})
+           out.push_back({shape_str(sh), shape_numel(sh),
+                          [=] { return Tensors{rnd(t, sh, -1, 1, 3), rnd(t, sh, -1, 1, 4), scalar(77.0, DType::F64)}; },
+                          [=](Backend& be, const Tensors& in) {
+                            const Tensor u = output(in[0], {sh[0]}), y = output(in[0], sh);
+                            be.interpolate(in[0].view(), in[1].view(), kernels::PhiloxKey{5, 3, f64_ptr(in[2])},
+                                           u.view(), y.view());
+                            return Tensors{u, y};
+                          }});
+         return out;
+       },
+       0, 0},
+      // Multi-tensor Adam: tensors of odd sizes, one starting off the 16-byte alignment (the scalar
+      // path), several launches' worth of tensors (chunks of 24), per-tensor step counts and the
+      // rate read from device memory; five steps, one with weight decay; bit for bit.
+      {"adam_step", [](T t) { return std::vector<Trial>{adam_trial(t)}; }, 0, 0},
+  };
+}
+
+// Runs c's trials in dtype t on the CPU and on device d and compares every output, within tol
+// (c's own when negative); trials whose largest tensor exceeds max_numel are passed over.
+// Returns how many trials ran.
+int check_call(const CallCase& c, DType t, Device d, double tol = -1,
+               int64_t max_numel = std::numeric_limits<int64_t>::max()) {
+  if (tol < 0) tol = c.tol(t);
+  Backend& be = backend_for(d);
+  int ran = 0;
+  for (const Trial& tr : c.trials(t)) {
+    if (tr.numel > max_numel) continue;
+    ++ran;
+    const Tensors in = tr.make();
+    Tensors in_d;
+    for (const Tensor& x : in) in_d.push_back(x.to(d));
+    const Tensors want = tr.call(cpu(), in), got = tr.call(be, in_d);
+    EXPECT_EQ(got.size(), want.size()) << c.name << " " << tr.what;
+    for (size_t k = 0; k < want.size() && k < got.size(); ++k) {
+      const double e = diff(got[k], want[k]);
+      const std::string at = c.name + " " + kernels::dtype_name(t) + " " + tr.what +
+                             (want.size() > 1 ? ", output " + std::to_string(k) : "");
+      if (tol == 0) EXPECT_EQ(e, 0.0) << at << " is not bit for bit the CPU's";
+      else EXPECT_LT(e, tol) << at;
+    }
+  }
+  return ran;
+}
+
+class BackendCall : public ::testing::TestWithParam<CallCase> {};
+
+TEST_P(BackendCall, CudaEqualsTheCpu) {
+  MMGAN_REQUIRE_CUDA();
+  const ExactFloat32Scope exact;
+  for (DType t : {DType::F64, DType::F32}) check_call(GetParam(), t, kGpu);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryCall, BackendCall, ::testing::ValuesIn(calls()),
+                         [](const auto& info) { return info.param.name; });
+
+// The table without a GPU: every row's small trials, the CPU against itself, so the inputs, the
+// calls and the comparison run on every machine (a row whose shapes do not fit its call throws or
+// fails here).
+TEST(BackendCallTable, EveryRowRunsOnTheCpu) {
+  for (const CallCase& c : calls())
+    for (DType t : {DType::F64, DType::F32})
+      EXPECT_GT(check_call(c, t, Device::cpu(), -1, 1 << 17), 0) << c.name << " has no small trial";
+}
+
+// The comparison itself fails where a backend's output differs: a planted call that answers
+// differently on its second run (as a faulty device would), at a bit-for-bit tolerance and at a
+// relative one.
+CallCase planted_row(double tol) {
+  return {"planted",
+          [](DType t) {
+            return std::vector<Trial>{{"[3]", 3, [t] { return Tensors{rnd(t, {3}, 1, 2, 1)}; },
+                                       [runs = std::make_shared<int>(0)](Backend&, const Tensors& in) {
+                                         return Tensors{in[0] * (++*runs == 1 ? 1.0 : 1.0 + 1e-3)};
+                                       }}};
+          },
+          tol, tol};
+}
+TEST(BackendCallTable, TheComparisonSeesADifference) {
+  EXPECT_NONFATAL_FAILURE(check_call(planted_row(0), DType::F64, Device::cpu()), "is not bit for bit the CPU's");
+  EXPECT_NONFATAL_FAILURE(check_call(planted_row(1e-4), DType::F32, Device::cpu()), "planted float32 [3]");
+}
+
+#if __has_include("kernels/backend_calls.def")
+// The table and the backend's list of calls name the same calls.
+TEST(BackendCallTable, OneRowPerBackendCall) {
+  std::set<std::string> listed, rows;
+#define MMGAN_BACKEND_CALL(name, cuda, params, args) listed.insert(#name);
+#include "kernels/backend_calls.def"
+  for (const CallCase& c : calls()) {
+    EXPECT_TRUE(listed.count(c.name)) << c.name << " is not a backend call";
+    EXPECT_TRUE(rows.insert(c.name).second) << c.name << " has two rows";
+  }
+  for (const std::string& name : listed) EXPECT_TRUE(rows.count(name)) << name << " has no row in calls()";
+}
+#endif
 
 // The implicit GEMMs' index maps (kernels/conv_igemm.h), on the host: C = A B computed by a plain
 // loop over a(), b() and stored through store() equals the CPU's convolutions, for all three
@@ -485,51 +830,21 @@ TEST(ImplicitGemm, IndexMapsEqualTheCpuConvolutions) {
 
 // The hand-written convolution on the GPU (forced with MMGAN_CONV=igemm), and the per-shape
 // dispatch (MMGAN_CONV unset: cuDNN or the implicit GEMM, whichever won), against the CPU in
-// float32 at TF32 precision, on the odd shapes and on DCGAN32's layers at batch 32.
+// float32 at TF32 precision: the conv rows (the odd shapes and DCGAN32's layers at batch 32; the
+// forward with and without its epilogue: in the implicit GEMM's store, or a pass after cuDNN).
 TEST(ImplicitGemm, CudaEqualsTheCpuAtTf32Precision) {
   MMGAN_REQUIRE_CUDA();
-  std::vector<kernels::ConvGeom> shapes = conv_shapes();
-  for (kernels::ConvGeom g : conv_shapes())
-    if (g.h >= 4 && g.kh == 4) g.n = 32, shapes.push_back(g);
   for (const char* policy : {"igemm", ""}) {
     if (*policy) setenv("MMGAN_CONV", policy, 1);
     else unsetenv("MMGAN_CONV");
-    for (const kernels::ConvGeom& g : shapes) {
-      Generator r(9);
-      const Tensor x = uniform({g.n, g.c, g.h, g.w}, -1, 1, r).to(DType::F32);
-      const Tensor w = uniform({g.o, g.c, g.kh, g.kw}, -1, 1, r).to(DType::F32);
-      const Tensor gy = uniform({g.n, g.o, g.oh, g.ow}, -1, 1, r).to(DType::F32);
-      const std::string at = std::string(*policy ? policy : "dispatch") + " " + shape_str(x.shape()) + " * " +
-                             shape_str(w.shape());
-      Tensor y = empty(gy.shape()), yg = full(gy.shape(), 7.0, DType::F32, kGpu);
-      cpu().conv2d(g, x.view(), w.view(), y.view());
-      gpu().conv2d(g, x.to(kGpu).view(), w.to(kGpu).view(), yg.view());
-      EXPECT_LT(diff(yg, y), 2e-3) << "forward " << at;
-      // The fused epilogue: in the implicit GEMM's store, or a pass after cuDNN.
-      const Tensor bias = uniform({g.o}, -1, 1, r).to(DType::F32), bias_g = bias.to(kGpu);
-      kernels::ConvEpilogue ep;
-      ep.bias = bias.view().data, ep.act = kernels::Act::Leaky, ep.slope = 0.2;
-      kernels::ConvEpilogue ep_g = ep;
-      ep_g.bias = bias_g.view().data;
-      Tensor ya = empty(gy.shape()), yag = full(gy.shape(), 7.0, DType::F32, kGpu);
-      cpu().conv2d(g, x.view(), w.view(), ya.view(), ep);
-      gpu().conv2d(g, x.to(kGpu).view(), w.to(kGpu).view(), yag.view(), ep_g);
-      EXPECT_LT(diff(yag, ya), 2e-3) << "forward with bias and LeakyReLU " << at;
-      Tensor gx = empty(x.shape()), gxg = full(x.shape(), 7.0, DType::F32, kGpu);
-      cpu().conv2d_input_grad(g, gy.view(), w.view(), gx.view());
-      gpu().conv2d_input_grad(g, gy.to(kGpu).view(), w.to(kGpu).view(), gxg.view());
-      EXPECT_LT(diff(gxg, gx), 2e-3) << "backward-data " << at;
-      Tensor gw = empty(w.shape()), gwg = full(w.shape(), 7.0, DType::F32, kGpu);
-      cpu().conv2d_weight_grad(g, x.view(), gy.view(), gw.view());
-      gpu().conv2d_weight_grad(g, x.to(kGpu).view(), gy.to(kGpu).view(), gwg.view());
-      EXPECT_LT(diff(gwg, gw), 2e-3) << "backward-filter " << at;
-    }
+    for (const CallCase& c : calls())
+      if (c.name.starts_with("conv2d")) {
+        SCOPED_TRACE(*policy ? policy : "dispatch");
+        check_call(c, DType::F32, kGpu, 2e-3);
+      }
   }
   unsetenv("MMGAN_CONV");
 }
-
-INSTANTIATE_TEST_SUITE_P(Dtypes, CudaBackendTest, ::testing::Values(DType::F64, DType::F32),
-                         [](const auto& info) { return std::string(kernels::dtype_name(info.param)); });
 
 // The index ranges the CUDA adjoints gather over (kernels/pool_geom.h), against brute force on
 // the host, so they are checked without a GPU: pool_covering must list exactly the windows that

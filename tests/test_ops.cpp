@@ -1,191 +1,20 @@
-// One harness for every op: float64 gradcheck and gradgradcheck (central differences), the
-// forward value and input gradients against PyTorch as an independent oracle, and every backend
-// against the CPU reference: value, first and second derivatives on CUDA equal the CPU's
-// (float64 to 1e-10, float32 without TF32 to 1e-5; skipped without a GPU). A new op gets one row
-// in cases().
+// One harness for every op row of tests/op_cases.h: float64 gradcheck and gradgradcheck (central
+// differences), the forward value against a naive scalar reference (tests/op_reference.h) and
+// against PyTorch, the input gradients against PyTorch, and every backend against the CPU
+// reference: value, first and second derivatives on CUDA equal the CPU's (float64 to 1e-10,
+// float32 without TF32 to 1e-5; skipped without a GPU). tools/bench_ops.cpp times the same rows.
+// A new op gets one row in cases().
 #include <functional>
 
+#include "op_cases.h"
 #include "test_util.h"
 
 namespace mmgan {
 namespace {
 
-using test::away_from_zero;
-using test::uniform;
-
-// Const and PositiveConst: inputs that are not differentiated (running statistics, u and v).
-// Distinct: a random permutation of values spaced 3 / numel apart, so no window of a max pool
-// holds a near-tie that finite differences could cross.
-enum class Domain { Any, Positive, AwayFromZero, Mask, Const, PositiveConst, Distinct };
-
-struct OpCase {
-  std::string name;  // also the key of the PyTorch formula in tests/oracle/ops.py
-  std::vector<std::pair<Shape, Domain>> inputs;
-  std::function<Tensor(const std::vector<Tensor>&)> fn;
-};
-
-void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
-
-// The outputs of a multi-output op as one vector.
-Tensor flat(const std::vector<Tensor>& outs) {
-  std::vector<Tensor> parts;
-  for (const Tensor& t : outs) parts.push_back(t.reshape({-1}));
-  return concat(parts, 0);
-}
-
-std::vector<OpCase> cases() {
-  using D = Domain;
-  const Shape s34{3, 4}, s234{2, 3, 4}, s323{3, 2, 3};
-  auto u = [](auto f) { return [f](const std::vector<Tensor>& x) { return f(x[0]); }; };
-  auto b = [](auto f) { return [f](const std::vector<Tensor>& x) { return f(x[0], x[1]); }; };
-  return {
-      {"neg", {{s34, D::Any}}, u([](const Tensor& x) { return neg(x); })},
-      {"exp", {{s34, D::Any}}, u([](const Tensor& x) { return exp(x); })},
-      {"log", {{s34, D::Positive}}, u([](const Tensor& x) { return log(x); })},
-      {"abs", {{s34, D::AwayFromZero}}, u([](const Tensor& x) { return abs(x); })},
-      {"sqrt", {{s34, D::Positive}}, u([](const Tensor& x) { return sqrt(x); })},
-      {"square", {{s34, D::Any}}, u([](const Tensor& x) { return square(x); })},
-      {"reciprocal", {{s34, D::AwayFromZero}}, u([](const Tensor& x) { return reciprocal(x); })},
-      {"pow3", {{s34, D::Any}}, u([](const Tensor& x) { return pow(x, 3.0); })},
-      {"pow_half", {{s34, D::Positive}}, u([](const Tensor& x) { return pow(x, 0.5); })},
-      {"pow_m1_5", {{s34, D::Positive}}, u([](const Tensor& x) { return pow(x, -1.5); })},
-      {"clamp", {{s34, D::Any}}, u([](const Tensor& x) { return clamp(x, -0.5, 0.5); })},
-      {"relu", {{s34, D::AwayFromZero}}, u([](const Tensor& x) { return relu(x); })},
-      {"leaky_relu", {{s34, D::AwayFromZero}}, u([](const Tensor& x) { return leaky_relu(x, 0.2); })},
-      {"tanh", {{s34, D::Any}}, u([](const Tensor& x) { return tanh(x); })},
-      {"sigmoid", {{s34, D::Any}}, u([](const Tensor& x) { return sigmoid(x); })},
-      {"softplus", {{s34, D::Any}}, u([](const Tensor& x) { return softplus(x * 3.0); })},
-      {"log_sigmoid", {{s34, D::Any}}, u([](const Tensor& x) { return log_sigmoid(x * 3.0); })},
-      {"add_bcast", {{s34, D::Any}, {{4}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return x + y; })},
-      {"sub_bcast", {{s234, D::Any}, {{3, 1}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return x - y; })},
-      {"mul_bcast", {{s34, D::Any}, {{3, 1}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return x * y; })},
-      {"div_bcast", {{s34, D::Any}, {{4}, D::Positive}}, b([](const Tensor& x, const Tensor& y) { return x / y; })},
-      {"maximum", {{s34, D::Any}, {s34, D::Any}}, b([](const Tensor& x, const Tensor& y) { return maximum(x, y); })},
-      {"minimum", {{s34, D::Any}, {s34, D::Any}}, b([](const Tensor& x, const Tensor& y) { return minimum(x, y); })},
-      {"scalar_arith", {{s34, D::Any}}, u([](const Tensor& x) { return 3.0 - (x + 1.5) * -2.0 / 4.0; })},
-      {"where", {{s34, D::Mask}, {s34, D::Any}, {{4}, D::Any}},
-       [](const std::vector<Tensor>& x) { return where(x[0], x[1], x[2]); }},
-      {"sum_all", {{s234, D::Any}}, u([](const Tensor& x) { return sum(square(x)); })},
-      {"sum_dim1_keep", {{s234, D::Any}}, u([](const Tensor& x) { return sum(square(x), {1}, true); })},
-      {"sum_dims02", {{s234, D::Any}}, u([](const Tensor& x) { return sum(square(x), {0, 2}); })},
-      {"mean_dim_neg1", {{s234, D::Any}}, u([](const Tensor& x) { return mean(square(x), {-1}); })},
-      {"amax_dim1", {{s234, D::Any}}, u([](const Tensor& x) { return amax(x, {1}); })},
-      {"amax_all", {{s234, D::Any}}, u([](const Tensor& x) { return amax(x); })},
-      {"l1_norm", {{s323, D::AwayFromZero}}, u([](const Tensor& x) { return l1_norm_per_sample(x); })},
-      {"l2_norm", {{s323, D::Any}}, u([](const Tensor& x) { return l2_norm_per_sample(x); })},
-      {"linf_norm", {{s323, D::AwayFromZero}}, u([](const Tensor& x) { return linf_norm_per_sample(x); })},
-      {"smooth_max_s1", {{s323, D::Any}}, u([](const Tensor& x) { return smooth_max_per_sample(x, 1.0); })},
-      {"smooth_max_s3", {{s323, D::Any}}, u([](const Tensor& x) { return smooth_max_per_sample(x, 3.0); })},
-      {"logsumexp", {{s323, D::Any}}, u([](const Tensor& x) { return logsumexp_per_sample(x); })},
-      {"reshape", {{s34, D::Any}}, u([](const Tensor& x) { return square(x).reshape({2, -1}); })},
-      {"flatten", {{s234, D::Any}}, u([](const Tensor& x) { return flatten(square(x), 1); })},
-      {"transpose", {{s234, D::Any}}, u([](const Tensor& x) { return square(x.transpose(0, 2)).contiguous(); })},
-      {"permute", {{s234, D::Any}}, u([](const Tensor& x) { return square(permute(x, {2, 0, 1})); })},
-      {"expand", {{{3, 1}, D::Any}}, u([](const Tensor& x) { return square(x.expand({2, 3, 4})); })},
-      {"unsqueeze_squeeze", {{s34, D::Any}}, u([](const Tensor& x) { return squeeze(unsqueeze(square(x), 1), 1); })},
-      {"slice_step2", {{{3, 5}, D::Any}}, u([](const Tensor& x) { return square(slice(x, 1, 1, 5, 2)); })},
-      {"slice_neg", {{{4, 3}, D::Any}}, u([](const Tensor& x) { return square(slice(x, 0, -3, -1)); })},
-      {"concat", {{s34, D::Any}, {{3, 2}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return square(concat({x, y}, 1)); })},
-      {"matmul", {{s34, D::Any}, {{4, 2}, D::Any}}, b([](const Tensor& x, const Tensor& y) { return matmul(x, y); })},
-      {"matmul_transposed", {{{4, 3}, D::Any}, {{2, 4}, D::Any}},
-       b([](const Tensor& x, const Tensor& y) { return matmul(x.t(), y.t()); })},
-      {"linear", {{s34, D::Any}, {{2, 4}, D::Any}, {{2}, D::Any}},
-       [](const std::vector<Tensor>& x) { return linear(x[0], x[1], x[2]); }},
-      // The conv family and normalisation: small odd shapes, stride 2, padding 1, non-square, batch 3.
-      {"conv2d_s2p1", {{{3, 2, 5, 4}, D::Any}, {{3, 2, 3, 3}, D::Any}, {{3}, D::Any}},
-       [](const std::vector<Tensor>& x) { return conv2d(x[0], x[1], x[2], ConvParams(2, 1)); }},
-      {"conv2d_rect", {{{2, 2, 5, 6}, D::Any}, {{2, 2, 2, 3}, D::Any}},
-       b([](const Tensor& x, const Tensor& w) { return conv2d(x, w, {}, ConvParams(1, 2, 0, 1)); })},
-      {"conv2d_1x1", {{{3, 4, 3, 5}, D::Any}, {{2, 4, 1, 1}, D::Any}, {{2}, D::Any}},  // the CPU's per-image GEMM path
-       [](const std::vector<Tensor>& x) { return conv2d(x[0], x[1], x[2], ConvParams(1, 0)); }},
-      {"conv_transpose2d", {{{3, 2, 3, 2}, D::Any}, {{2, 3, 4, 3}, D::Any}, {{3}, D::Any}},
-       [](const std::vector<Tensor>& x) { return conv_transpose2d(x[0], x[1], x[2], ConvParams(2, 1), 1, 1); }},
-      {"conv_transpose2d_to", {{{3, 2, 3, 2}, D::Any}, {{2, 2, 3, 2}, D::Any}},
-       b([](const Tensor& x, const Tensor& w) { return conv_transpose2d_to(x, w, 6, 5, {}, ConvParams(2, 2, 1, 0)); })},
-      {"conv2d_leaky", {{{2, 3, 5, 4}, D::Any}, {{4, 3, 3, 2}, D::Any}, {{4}, D::Any}},
-       [](const std::vector<Tensor>& x) { return conv2d_act(x[0], x[1], x[2], ConvParams(2, 1, 1, 0), 0.2); }},
-      // conv2d_act on each of the CPU's three output paths: the permuting copy (batch > 1), in place
-      // after one image's GEMM (batch 1), in place after the per-image 1x1 GEMMs.
-      {"conv2d_relu_nobias", {{{1, 3, 5, 4}, D::Any}, {{4, 3, 3, 3}, D::Any}},
-       b([](const Tensor& x, const Tensor& w) { return conv2d_act(x, w, {}, ConvParams(1, 1), 0.0); })},
-      {"conv2d_1x1_leaky", {{{3, 4, 3, 5}, D::Any}, {{2, 4, 1, 1}, D::Any}, {{2}, D::Any}},
-       [](const std::vector<Tensor>& x) { return conv2d_act(x[0], x[1], x[2], {}, 0.1); }},
-      {"conv2d_weight", {{{3, 2, 5, 4}, D::Any}, {{3, 3, 3, 2}, D::Any}},
-       b([](const Tensor& x, const Tensor& gy) { return conv2d_weight(x, gy, 3, 3, ConvParams(2, 1)); })},
-      {"batch_norm_train", {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{2}, D::Any}},
-       [](const std::vector<Tensor>& x) { return batch_norm2d(x[0], x[1], x[2], {}, {}, true); }},
-      {"batch_norm_leaky_train", {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{2}, D::Any}},
-       [](const std::vector<Tensor>& x) { return batch_norm2d_act(x[0], x[1], x[2], {}, {}, true, 0.2); }},
-      {"batch_norm_relu_train", {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{2}, D::Any}},
-       [](const std::vector<Tensor>& x) { return batch_norm2d_act(x[0], x[1], x[2], {}, {}, true, 0.0); }},
-      {"batch_norm_train_noaffine", {{{3, 2, 2, 3}, D::Any}},
-       u([](const Tensor& x) { return batch_norm2d(x, {}, {}, {}, {}, true); })},
-      // The backward op by itself, its three outputs flattened into one vector, so gradcheck
-      // checks its double backward and gradgradcheck its third order against finite differences.
-      {"batch_norm_backward", {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{3, 2, 3, 2}, D::Any}},
-       [](const std::vector<Tensor>& x) { return flat(batch_norm2d_backward(x[0], x[1], x[2])); }},
-      {"batch_norm_leaky_backward", {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{3, 2, 3, 2}, D::Any}, {{3, 2, 3, 2}, D::Const}},
-       [](const std::vector<Tensor>& x) { return flat(batch_norm2d_backward(x[0], x[1], x[2], x[3], 0.2)); }},
-      {"batch_norm_backward_noaffine", {{{2, 3, 2, 3}, D::Any}, {{2, 3, 2, 3}, D::Any}},
-       b([](const Tensor& x, const Tensor& g) { return flat(batch_norm2d_backward(x, {}, g)); })},
-      {"batch_norm_eval",
-       {{{3, 2, 3, 2}, D::Any}, {{2}, D::Any}, {{2}, D::Any}, {{2}, D::Const}, {{2}, D::PositiveConst}},
-       [](const std::vector<Tensor>& x) { return batch_norm2d(x[0], x[1], x[2], x[3], x[4], false); }},
-      {"spectral_dim0", {{{3, 2, 2, 2}, D::Any}, {{3}, D::Const}, {{8}, D::Const}},
-       [](const std::vector<Tensor>& x) { return spectral_normalize(x[0], x[1], x[2], 0, false); }},
-      {"spectral_dim1", {{{2, 3, 2, 2}, D::Any}, {{3}, D::Const}, {{8}, D::Const}},
-       [](const std::vector<Tensor>& x) { return spectral_normalize(x[0], x[1], x[2], 1, false); }},
-      // Pooling and resizing (the FID Inception's ops): small odd shapes, batch 2-3, >= 2 channels.
-      {"max_pool2d_k3s2", {{{2, 3, 7, 6}, D::Distinct}}, u([](const Tensor& x) { return max_pool2d(x, PoolParams(3, 2)); })},
-      {"max_pool2d_k3s1p1", {{{3, 2, 5, 4}, D::Distinct}},
-       u([](const Tensor& x) { return max_pool2d(x, PoolParams(3, 1, 1)); })},
-      {"max_pool2d_backward", {{{2, 2, 3, 2}, D::Any}, {{2, 2, 7, 6}, D::Const}},
-       b([](const Tensor& gy, const Tensor& x) { return max_pool2d_backward(gy, x, PoolParams(3, 2)); })},
-      {"avg_pool2d_k3s1p1_excl", {{{2, 3, 5, 4}, D::Any}},
-       u([](const Tensor& x) { return avg_pool2d(x, PoolParams(3, 1, 1), false); })},
-      {"avg_pool2d_k3s1p1_incl", {{{2, 3, 5, 4}, D::Any}},
-       u([](const Tensor& x) { return avg_pool2d(x, PoolParams(3, 1, 1), true); })},
-      {"avg_pool2d_k2x3s2x1", {{{3, 2, 7, 6}, D::Any}},
-       u([](const Tensor& x) { return avg_pool2d(x, PoolParams(2, 3, 2, 1, 0, 0)); })},
-      {"avg_pool2d_k2x3s2x1p1_excl", {{{3, 2, 6, 5}, D::Any}},
-       u([](const Tensor& x) { return avg_pool2d(x, PoolParams(2, 3, 2, 1, 1, 1), false); })},
-      {"adaptive_avg_pool2d_3x2", {{{2, 3, 5, 7}, D::Any}}, u([](const Tensor& x) { return adaptive_avg_pool2d(x, 3, 2); })},
-      {"adaptive_avg_pool2d_1x1", {{{2, 3, 5, 7}, D::Any}}, u([](const Tensor& x) { return adaptive_avg_pool2d(x, 1, 1); })},
-      {"adaptive_avg_pool2d_up", {{{2, 2, 3, 4}, D::Any}}, u([](const Tensor& x) { return adaptive_avg_pool2d(x, 5, 7); })},
-      {"resize_up", {{{2, 3, 3, 4}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 7, 5); })},
-      {"resize_down", {{{2, 2, 7, 6}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 3, 4); })},
-      {"resize_5_to_9", {{{2, 2, 5, 5}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 9, 9); })},
-      {"resize_mixed", {{{3, 2, 4, 6}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 11, 3); })},
-      {"resize_same", {{{2, 2, 3, 4}, D::Any}}, u([](const Tensor& x) { return resize_bilinear(x, 3, 4); })},
-  };
-}
-
-// Values -1.5 + 3 (k + 0.5) / numel, k = 0 .. numel - 1, in a random order; requires grad.
-Tensor distinct(const Shape& shape, Generator& g) {
-  const std::vector<double> u = uniform(shape, 0, 1, g).to_vector();
-  std::vector<size_t> order(u.size());
-  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::sort(order.begin(), order.end(), [&u](size_t a, size_t b) { return u[a] < u[b]; });
-  std::vector<double> v(u.size());
-  for (size_t k = 0; k < order.size(); ++k) v[order[k]] = -1.5 + 3.0 * (double(k) + 0.5) / double(v.size());
-  return from_vector(v, shape, DType::F64).requires_grad_(true);
-}
-
-std::vector<Tensor> make_inputs(const OpCase& c, Generator& g) {
-  std::vector<Tensor> xs;
-  for (const auto& [shape, dom] : c.inputs) {
-    switch (dom) {
-      case Domain::Any: xs.push_back(uniform(shape, -1.5, 1.5, g, true)); break;
-      case Domain::Positive: xs.push_back(uniform(shape, 0.5, 2.0, g, true)); break;
-      case Domain::AwayFromZero: xs.push_back(away_from_zero(shape, 0.2, 1.5, g, true)); break;
-      case Domain::Mask: xs.push_back(gt(uniform(shape, -1, 1, g), 0.0)); break;
-      case Domain::Const: xs.push_back(uniform(shape, -1.5, 1.5, g)); break;
-      case Domain::PositiveConst: xs.push_back(uniform(shape, 0.5, 2.0, g)); break;
-      case Domain::Distinct: xs.push_back(distinct(shape, g)); break;
-    }
-  }
-  return xs;
-}
+using ops_harness::cases;
+using ops_harness::make_inputs;
+using ops_harness::OpCase;
 
 class OpTest : public ::testing::TestWithParam<OpCase> {};
 
@@ -194,7 +23,7 @@ TEST_P(OpTest, Gradcheck) {
   Generator g(7);
   const auto xs = make_inputs(c, g);
   auto f = [&c](const std::vector<Tensor>& in) { return std::vector<Tensor>{c.fn(in)}; };
-  const GradcheckResult r = gradcheck(f, xs);
+  const GradcheckResult r = gradcheck(f, xs, c.check);
   EXPECT_TRUE(r.ok) << c.name << ": " << r.message;
 }
 
@@ -203,7 +32,7 @@ TEST_P(OpTest, Gradgradcheck) {
   Generator g(11);
   const auto xs = make_inputs(c, g);
   auto f = [&c](const std::vector<Tensor>& in) { return std::vector<Tensor>{c.fn(in)}; };
-  const GradcheckResult r = gradgradcheck(f, xs);
+  const GradcheckResult r = gradgradcheck(f, xs, c.check);
   EXPECT_TRUE(r.ok) << c.name << ": " << r.message;
 }
 
@@ -219,47 +48,43 @@ TEST_P(OpTest, Float32MatchesFloat64) {
   EXPECT_LT(test::rel_error(y32.to_vector(), y64.to_vector()), 1e-6) << c.name;
 }
 
-// The value, the input gradients for a random cotangent (create_graph) and the second derivatives
-// of <gradients, random directions>, computed on device d in dtype t, as host vectors.
-std::vector<std::vector<double>> derivative_tower(const OpCase& c, Device d, DType t) {
-  Generator g(13);
-  std::vector<Tensor> xs, diff;
-  for (const Tensor& x : make_inputs(c, g)) {
-    Tensor y = x.detach().to(t).to(d);
-    if (x.requires_grad()) diff.push_back(y.requires_grad_(true));
-    xs.push_back(y);
-  }
+// The float64 forward against the row's plain-loop reference: shape and values (to rounding:
+// the reference sums in another order).
+TEST_P(OpTest, MatchesNaiveReference) {
+  const OpCase& c = GetParam();
+  ASSERT_TRUE(c.ref) << c.name << " has no reference";
+  Generator g(3);
+  const auto xs = make_inputs(c, g);
+  std::vector<ref::Arr> hs;
+  for (const Tensor& x : xs) hs.push_back(ref::host(x));
+  NoGradGuard ng;
   const Tensor y = c.fn(xs);
-  std::vector<std::vector<double>> out{y.to_vector()};
-  Generator gc(17);
-  const Tensor cot = uniform(y.shape(), -1, 1, gc).to(t).to(d);
-  const auto g1 = grad({y}, diff, {cot}, GradOptions{true, -1, true});
-  Tensor inner;
-  for (size_t i = 0; i < diff.size(); ++i) {
-    if (!g1[i].defined()) continue;
-    out.push_back(g1[i].to_vector());
-    const Tensor v = uniform(diff[i].shape(), -1, 1, gc).to(t).to(d);
-    const Tensor term = sum(g1[i] * v);
-    inner = inner.defined() ? inner + term : term;
-  }
-  if (inner.defined() && inner.requires_grad())
-    for (const Tensor& g2 : grad({inner}, diff, {}, GradOptions{false, -1, true}))
-      if (g2.defined()) out.push_back(g2.to_vector());
-  return out;
+  const ref::Arr want = c.ref(hs);
+  ASSERT_EQ(shape_str(y.shape()), shape_str(want.shape)) << c.name;
+  EXPECT_LT(test::rel_error(y.to_vector(), want.v), 1e-12) << c.name << ": the forward differs from its reference";
 }
 
 TEST_P(OpTest, CudaMatchesCpu) {
   MMGAN_REQUIRE_CUDA();
   const OpCase& c = GetParam();
   const ExactFloat32Scope exact;
+  // The value, the defined first derivatives, then the defined second ones, as host vectors.
+  auto tower = [&c](Device d, DType t) {
+    const auto r = ops_harness::OpDerivatives(c, d, t).run(2);
+    std::vector<std::vector<double>> out{r.value.to_vector()};
+    for (const auto* gs : {&r.first, &r.second})
+      for (const Tensor& g : *gs)
+        if (g.defined()) out.push_back(g.to_vector());
+    return out;
+  };
   for (const auto& [t, tol] : {std::pair{DType::F64, 1e-10}, std::pair{DType::F32, 1e-5}}) {
-    const auto cpu = derivative_tower(c, Device::cpu(), t);
-    const auto gpu = derivative_tower(c, Device::cuda(0), t);
+    const auto cpu = tower(Device::cpu(), t);
+    const auto gpu = tower(Device::cuda(0), t);
     ASSERT_EQ(cpu.size(), gpu.size()) << c.name << ": the CUDA graph computed a different set of derivatives";
     for (size_t k = 0; k < cpu.size(); ++k)
       EXPECT_LT(test::rel_error(gpu[k], cpu[k]), tol)
-          << c.name << " " << kernels::dtype_name(t) << ": "
-          << (k == 0 ? "value" : "derivative " + std::to_string(k)) << " differs from the CPU's";
+          << c.name << " " << kernels::dtype_name(t) << ": " << (k == 0 ? "value" : "derivative " + std::to_string(k))
+          << " differs from the CPU's";
   }
 }
 

@@ -1,4 +1,6 @@
-// Engine microbenchmarks (Google Benchmark), CPU backend. Speed is measured here, never in tests.
+// Engine microbenchmarks (Google Benchmark), CPU backend: fused ops against the separate ones they
+// replace, the conv family on DCGAN32's shapes, a penalty step. Speed is measured here, never in
+// tests. Every op row of the test harness, on every backend: bench_ops.
 //   build/tools/bench_engine --benchmark_filter=Penalty
 #include <benchmark/benchmark.h>
 

@@ -120,6 +120,8 @@ T = {
     "resize_5_to_9": lambda x: bilinear(x, (9, 9)),
     "resize_mixed": lambda x: bilinear(x, (11, 3)),
     "resize_same": lambda x: bilinear(x, (3, 4)),
+    "to_dtype": lambda x: x.float().double(),
+    "to_device": lambda x: x * x,  # squared on the other device (the same one without a GPU)
     # Written by MaxPoolTies in test_ops.cpp: inputs in {-1, 0, 1}, so windows tie.
     "max_pool2d_ties_k3s2": lambda x: F.max_pool2d(x, 3, 2),
     "max_pool2d_ties_k3s1p1": lambda x: F.max_pool2d(x, 3, 1, 1),
