@@ -10,6 +10,7 @@ pkgs=(
   zlib1g-dev                                   # gzipped Fashion-MNIST idx files
   python3 python3-numpy python3-torch          # PyTorch as an independent oracle in parity tests
   python3-torchvision python3-scipy            # FID oracles: Inception blocks, scipy.linalg.sqrtm
+  python3-matplotlib                           # run curves and margin-lab figures
   dataset-fashion-mnist                        # the default training data
 )
 missing=()

@@ -7,12 +7,14 @@
 //   mmgan train-classifier  train the Fashion-MNIST classifier whose features give a Fréchet distance
 //   mmgan fid-stats  feature statistics (mean, covariance) of a data set, the reference of FIDs
 //   mmgan fid        the Fréchet distance of a checkpoint's samples to such statistics
+//   mmgan margins    the margin lab: 2-d critics and their margins, Figure 2, the ring GAN (lab/)
 // Errors print one line naming the flag, file or shape at fault and exit non-zero (1; 3 when
 // training stopped on a NaN).
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "engine/mmgan.h"
+#include "margins_command.h"
 #include "train_flags.h"
 #include "trainer/classifier_training.h"
 #include "trainer/commands.h"
@@ -175,6 +177,9 @@ int main(int argc, char** argv) {
   fid->add_option("--feature_weights", fid_opts.feature_weights, weights_help);
   fid->add_option("--device", fid_opts.device, "cpu or cuda[:N]")->capture_default_str();
 
+  lab::MarginLabOptions margin_opts;
+  auto* margins = tools::add_margins_command(app, margin_opts);
+
   const std::vector<std::string> args = tools::normalise_bool_args(argc, argv);
   std::vector<const char*> cargs;
   for (const std::string& a : args) cargs.push_back(a.c_str());
@@ -185,6 +190,7 @@ int main(int argc, char** argv) {
     if (train_cls->parsed()) trainer::train_classifier(cls, std::cout);
     if (fid_stats->parsed()) trainer::fid_stats_command(tools::finish_train_flags(stats_flags), stats_opts, stats_out);
     if (fid->parsed()) trainer::fid_command(fid_ckpt, fid_ref, fid_opts);
+    if (margins->parsed()) lab::margin_lab(margin_opts);
     if (train->parsed()) {
       trainer::RunOptions o;
       o.resume_dir = resume;
