@@ -11,6 +11,7 @@ pkgs=(
   python3 python3-numpy python3-torch          # PyTorch as an independent oracle in parity tests
   python3-torchvision python3-scipy            # FID oracles: Inception blocks, scipy.linalg.sqrtm
   python3-matplotlib                           # run curves and margin-lab figures
+  slurm-wlm munge                              # mmgan-sweep's Slurm executor and its one-node test cluster
   dataset-fashion-mnist                        # the default training data
 )
 missing=()
