@@ -210,6 +210,21 @@ class LocalSweep(SweepTestCase):
         self.assertIn(f"--output_folder {out} --run_name wgan_linf_seed2", lines[7])
         self.assertFalse(os.path.exists(os.path.join(out, "wgan_linf_seed2-0")))
 
+    def test_one_run_per_gpu(self):
+        # CPU cells, so this runs anywhere: each run is given one of the GPUs through CUDA_VISIBLE_DEVICES.
+        out = os.path.join(self.tmp, "out")
+        r = sweep_cmd("run", self.sweep, "--out", out, "--gpus", "0,1", "--threads", "1")
+        self.assertIn("8 cells to run, 2 at a time on GPUs 0,1, 1 thread(s) each", r.stdout)
+        seen = []
+        for c in CELLS:
+            with open(os.path.join(out, "cells", cell_name(*c) + ".json")) as f:
+                (a,) = json.load(f)["attempts"]
+            self.assertEqual(a["omp_num_threads"], "1")
+            seen.append(a["cuda_visible_devices"])
+        self.assertEqual(set(seen), {"0", "1"})
+        r = sweep_cmd("run", self.sweep, "--out", os.path.join(self.tmp, "o2"), "--gpus", "0,1", "-j", "3", check=False)
+        self.assertIn("-j 3: more runs at a time than --gpus (2)", r.stderr)
+
     def test_include_and_exclude(self):
         grouped = os.path.join(self.tmp, "grouped.toml")
         with open(grouped, "w") as f:
