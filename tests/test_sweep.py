@@ -136,10 +136,15 @@ class LocalSweep(SweepTestCase):
         out, ref = os.path.join(self.tmp, "out"), os.path.join(self.tmp, "ref")
         r = sweep_cmd("run", self.sweep, "--out", out, "--executor", "local", "-j", "2", "--threads", "1")
         self.assertIn("8 cells to run, 2 at a time", r.stdout)
-        sweep_cmd("table", self.sweep, "--out", out, "--no-curves")
+        sweep_cmd("table", self.sweep, "--out", out)
         reference_runs(ref)
         self.assert_same_runs(out, ref)
         self.assert_same_table(out, ref)
+        # The curves of all 8 runs in one figure (tools/plot_run.py, which test_plot_run.py checks line by line).
+        with open(os.path.join(out, "curves.svg")) as f:
+            svg = f.read()
+        for i in range(8):
+            self.assertIn(f'id="{i}:fid"', svg)
         st = sweep_cmd("status", self.sweep, "--out", out).stdout
         self.assertIn("8 done (of 8)", st)
 
