@@ -6,6 +6,7 @@ sweep as one job array and compares its runs and table with the cells run one by
 one array task part way (`scancel`), requeues it (`scontrol requeue`) and checks that it finishes
 with the numbers of an uninterrupted run. Every daemon is stopped and the folder removed, also when
 a check fails. Exits 77 (CTest's skip) without Slurm, munge or root."""
+import atexit
 import json
 import os
 import shutil
@@ -91,6 +92,9 @@ PartitionName=debug Nodes=mmgannode Default=YES MaxTime=INFINITE State=UP
 """)
         os.environ["SLURM_CONF"] = self.conf  # for the client commands, the tool's included
         self.env = dict(os.environ)
+        # Stopped also when the test is interrupted (CTest's timeout sends SIGTERM).
+        atexit.register(self.stop)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def start(self):
         d = self.dir
@@ -128,6 +132,16 @@ PartitionName=debug Nodes=mmgannode Default=YES MaxTime=INFINITE State=UP
         return out
 
     def stop(self):
+        if not os.path.isdir(self.dir):
+            return
+        # Jobs first (slurmd leaves running job steps alone when it stops): this cluster's only.
+        jobs = self.run("squeue", "-h", "-o", "%A", check=False).split()
+        if jobs:
+            subprocess.run(["scancel", "--full", *sorted(set(jobs))], capture_output=True, env=self.env, timeout=30)
+            try:
+                wait_for("the jobs to end", lambda: not self.run("squeue", "-h", check=False).strip(), 30, 0.2)
+            except AssertionError:
+                pass  # the daemons go below all the same
         subprocess.run(["scontrol", "shutdown"], capture_output=True, env=self.env, timeout=30)
         # The daemons this cluster started, by their own PIDs: SIGTERM, then SIGKILL.
         for sig in (signal.SIGTERM, signal.SIGKILL):
