@@ -148,6 +148,16 @@ class LocalSweep(SweepTestCase):
         st = sweep_cmd("status", self.sweep, "--out", out).stdout
         self.assertIn("8 done (of 8)", st)
 
+        # An export (for a repository: no checkpoints) continues the sweep elsewhere: nothing to train.
+        light = os.path.join(self.tmp, "light")
+        sweep_cmd("export", self.sweep, "--out", out, "--to", light)
+        self.assertFalse([f for _, _, fs in os.walk(light) for f in fs if f.endswith("checkpoint.safetensors")])
+        self.assertTrue(os.path.exists(os.path.join(light, cell_name("wgan", "l2", 2) + "-0", "samples",
+                                                    "iter_000004.png")))
+        self.assertIn("8 finished, 0 to run", sweep_cmd("run", self.sweep, "--out", light).stdout)
+        sweep_cmd("table", self.sweep, "--out", light, "--no-curves")
+        self.assertEqual(read_table_csv(light), read_table_csv(out))
+
         # Finished cells are never trained again, by `run` or by `run-cell`.
         ckpt = os.path.join(out, cell_name("hinge", "l2", 1) + "-0", "checkpoint.safetensors")
         before = os.stat(ckpt).st_mtime_ns
