@@ -11,6 +11,7 @@
 #include "engine/backend.h"
 #include "engine/ops.h"
 #include "fid.h"
+#include "memory_estimate.h"
 #include "losses/gan_loss.h"
 #include "losses/gradient_penalty.h"
 #include "models/networks.h"
@@ -120,6 +121,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
     : cfg_(std::move(cfg)), device_(Device::parse(cfg_.device)), rng_(noise_seed(cfg_.seed)) {
   cfg_.resolve();
   (void)backend_for(device_);  // fail before loading data when the device does not exist
+  check_memory(estimate_memory(cfg_));  // refuse what cannot fit before allocating any of it
   dtype_ = cfg_.dtype == "float64" ? DType::F64 : DType::F32;
   data_ = dataset ? std::move(dataset) : load_dataset(cfg_);
   const Shape want{cfg_.n_colors, cfg_.image_size, cfg_.image_size};
