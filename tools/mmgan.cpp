@@ -22,9 +22,6 @@
 #include "trainer/run.h"
 #include "trainer/trainer.h"
 
-#ifdef MMGAN_HAS_CUDA
-#include "kernels/cuda/device.h"
-#endif
 
 namespace {
 
@@ -63,14 +60,7 @@ int graph_command(const std::string& format, const std::string& norm, bool outer
 }
 
 int devices_command() {
-  std::cout << "cpu: reference backend (OpenBLAS GEMM, OpenMP)\n";
-#ifdef MMGAN_HAS_CUDA
-  const int n = kernels::cuda::device_count();
-  if (n == 0) std::cout << "cuda: built, no device found\n";
-  for (int i = 0; i < n; ++i) std::cout << "cuda:" << i << ": " << kernels::cuda::device_description(i) << "\n";
-#else
-  std::cout << "cuda: not built (-DMMGAN_CUDA=OFF or no nvcc)\n";
-#endif
+  std::cout << describe_devices();
   return 0;
 }
 
