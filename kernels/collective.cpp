@@ -77,7 +77,7 @@ Communicator::~Communicator() {
 }
 
 void Communicator::all_reduce_host(void* data, int64_t count, DType t, ReduceOp op) {
-  if (size_ == 1 || count == 0) return;
+  if (!mpi_ || count == 0) return;
   // MPI counts are int: large buffers go in chunks (a gradient bucket never needs this, but a
   // caller may pass anything).
   const int64_t chunk = int64_t(1) << 30;

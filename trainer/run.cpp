@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "distributed.h"
+#include "engine/distributed.h"
 #include "engine/safetensors.h"
 #include "fid.h"
 #include "trainer.h"
@@ -143,6 +145,7 @@ class FidTracker {
 }  // namespace
 
 std::string train(TrainConfig cfg, const RunOptions& opts) {
+  if (process_rank() != 0) return follow(cfg, opts), std::string();  // rank 0 owns the run folder (distributed.h)
   fs::path dir;
   if (!opts.resume_dir.empty()) {
     dir = opts.resume_dir;
@@ -152,6 +155,7 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
     if (opts.n_iter_override > 0) cfg.n_iter = opts.n_iter_override;
   } else {
     cfg.resolve();
+    local_batch_size(cfg.batch_size);  // --batch_size splits across the ranks, checked before anything is written
     dir = new_run_dir(cfg);
     fs::create_directories(dir / "samples");
   }

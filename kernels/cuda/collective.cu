@@ -2,7 +2,7 @@
 // the backend's stream, which a CUDA graph can capture; one NCCL communicator per device, made on
 // first use from an id that rank 0 draws and broadcasts over MPI (llm.c's bootstrap). Without
 // NCCL: staged through the host and reduced with MPI, synchronously (such a call refuses capture).
-// In one process there is nothing to reduce and nothing is launched.
+// A process not started by mpirun has nothing to reduce and launches nothing.
 #include <cuda_runtime.h>
 
 #include <map>
@@ -79,7 +79,9 @@ ncclRedOp_t nccl_op(ReduceOp op) {
 void all_reduce(cudaStream_t s, ReduceOp op, const View& x) {
   Communicator& w = Communicator::world();
   const int64_t n = x.numel();
-  if (w.size() == 1 || n == 0) return;
+  // Under mpirun even one rank goes through NCCL (so a one-GPU machine tests that path); a plain
+  // process has nothing to reduce.
+  if (!w.has_mpi() || n == 0) return;
 #ifdef MMGAN_HAS_NCCL
   int device = 0;
   MMGAN_CUDA_CHECK(cudaGetDevice(&device));

@@ -1,0 +1,104 @@
+// The trainer's side of data parallelism (distributed.h).
+#include "distributed.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/autograd/grad_mode.h"
+#include "engine/backend.h"
+#include "engine/distributed.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "kernels/collective.h"
+#include "trainer.h"
+
+namespace mmgan::trainer {
+
+int64_t local_batch_size(int64_t global_batch) {
+  const int n = world_size();
+  MMGAN_CHECK(global_batch % n == 0, "--batch_size ", global_batch, " does not split evenly across ", n,
+              " ranks: use a multiple of ", n);
+  return global_batch / n;
+}
+
+Tensor replicated_loss_seed(const Tensor& loss) {
+  if (world_size() == 1) return {};
+  return full({}, 1.0 / world_size(), loss.dtype(), loss.device());
+}
+
+GradientReducer::GradientReducer(std::vector<Tensor> params, int64_t bucket_elems) : params_(std::move(params)) {
+  size_t first = 0;
+  int64_t fill = 0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const bool fits = i == first || (fill + params_[i].numel() <= bucket_elems &&
+                                      params_[i].dtype() == params_[first].dtype() &&
+                                      params_[i].device() == params_[first].device());
+    if (!fits) {
+      buckets_.emplace_back(first, i);
+      first = i;
+      fill = 0;
+    }
+    fill += params_[i].numel();
+  }
+  if (!params_.empty()) buckets_.emplace_back(first, params_.size());
+}
+
+void GradientReducer::reduce() const {
+  if (world_size() == 1) return;
+  NoGradGuard ng;
+  for (const auto& [first, last] : buckets_) {
+    std::vector<Tensor> parts;
+    for (size_t i = first; i < last; ++i) {
+      const Tensor g = params_[i].grad();
+      MMGAN_CHECK(g.defined(), "GradientReducer: parameter ", i, " ", params_[i].str(), " has no gradient");
+      parts.push_back(g.reshape({-1}));
+    }
+    const Tensor flat = concat(parts, 0);
+    backend_for(flat.device()).all_reduce(kernels::ReduceOp::Sum, flat.view());
+    // Each gradient becomes its piece of the reduced buffer (a fresh tensor: a gradient may be a
+    // broadcast view that cannot be written in place).
+    int64_t at = 0;
+    for (size_t i = first; i < last; ++i) {
+      const int64_t n = params_[i].numel();
+      params_[i].set_grad(slice(flat, 0, at, at + n).reshape(params_[i].shape()));
+      at += n;
+    }
+  }
+}
+
+int64_t GradientReducer::bytes() const {
+  int64_t b = 0;
+  for (const Tensor& p : params_) b += p.numel() * (p.dtype() == DType::F64 ? 8 : 4);
+  return b;
+}
+
+void follow(TrainConfig cfg, const RunOptions& opts) {
+  namespace fs = std::filesystem;
+  const fs::path dir = opts.resume_dir;
+  if (!opts.resume_dir.empty()) {
+    std::ifstream f(dir / "config.json");
+    MMGAN_CHECK(f.good(), "rank ", process_rank(), ": --resume ", dir.string(), ": cannot read config.json (every rank "
+                "reads the run folder: put it on a file system all machines see)");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    cfg = config_from_json(ss.str(), (dir / "config.json").string());
+    if (opts.n_iter_override > 0) cfg.n_iter = opts.n_iter_override;
+  }
+  Trainer t(cfg);
+  if (!opts.resume_dir.empty()) t.load_checkpoint((dir / "checkpoint.safetensors").string());
+  const TrainConfig& c = t.config();
+  while (t.iteration() < c.n_iter) {
+    t.step();
+    const int64_t done = t.iteration();
+    // Rank 0 checks at least at these iterations and stops every rank on a NaN; checking here too
+    // lets this rank end with the same message.
+    if (done % c.log_every == 0 || done % c.save_every == 0 || done == c.n_iter) t.check_finite();
+  }
+}
+
+void abort_job_if_distributed(const std::string& cause, int code) {
+  if (process_count() > 1) kernels::Communicator::world().abort(cause, code);
+}
+
+}  // namespace mmgan::trainer
