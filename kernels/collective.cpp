@@ -69,6 +69,10 @@ Communicator::Communicator() {
   MMGAN_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   MMGAN_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
   current_rank = rank_;
+  MPI_Comm node;
+  MMGAN_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+  MMGAN_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
+  MMGAN_MPI_CHECK(MPI_Comm_free(&node));
 }
 
 Communicator::~Communicator() {

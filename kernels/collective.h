@@ -40,7 +40,9 @@ class Communicator {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
-  bool has_mpi() const { return mpi_; }  // MPI was initialised (launched by mpirun / srun)
+  bool has_mpi() const { return mpi_; }
+  // This rank's index among the ranks on its machine (which GPU it takes).
+  int local_rank() const { return local_rank_; }  // MPI was initialised (launched by mpirun / srun)
 
   // In place over `count` elements of host memory, on every rank: Sum or Max (ReduceOp).
   void all_reduce_host(void* data, int64_t count, DType t, ReduceOp op);
@@ -54,7 +56,7 @@ class Communicator {
  private:
   Communicator();
 
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, local_rank_ = 0;
   bool mpi_ = false;
 };
 

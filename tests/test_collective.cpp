@@ -8,6 +8,7 @@
 // the ranks' gradients, as the gradient reducer does for parameters) and the outputs are
 // gathered. gradcheck's finite differences, taken by every rank in lockstep, then check the
 // whole job's backward, and gradgradcheck its second derivatives, through every collective.
+#include "kernels/collective.h"
 #include "test_util.h"
 
 namespace mmgan {
@@ -19,6 +20,12 @@ using kernels::ReduceOp;
   do {                                                                                                 \
     if (world_size() < 2) GTEST_SKIP() << "needs several ranks: run under mpirun -np 2 (CTest does)"; \
   } while (0)
+
+Tensor arange_like(int64_t n) {
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = double(i);
+  return from_vector(v, {n}, DType::F64);
+}
 
 Tensor replicate(const Tensor& p) { return all_reduce(p, ReduceOp::Sum) * (1.0 / world_size()); }
 Tensor spread(const Tensor& X) { return shard(replicate(X)); }
@@ -47,6 +54,29 @@ TEST(Collective, Values) {
     LocalScope local;  // one rank alone: the identity
     EXPECT_EQ(all_reduce(x, ReduceOp::Sum).to_vector(), x.to_vector());
   }
+}
+
+// The backend call on each backend: the CPU's MPI, and on a GPU (one per rank) NCCL, which runs
+// even with one rank under mpirun (tools/gpu_check.sh runs that).
+TEST(Collective, BackendCallOnEveryDevice) {
+  std::vector<Device> devices{Device::cpu()};
+  if (cuda_available() && kernels::Communicator::world().has_mpi())
+    devices.push_back(Device::cuda(kernels::Communicator::world().local_rank()));
+  if (process_count() == 1 && !kernels::Communicator::world().has_mpi())
+    GTEST_SKIP() << "not started by mpirun";
+  const int n = world_size(), r = world_rank();
+  for (const Device d : devices)
+    for (const DType t : {DType::F64, DType::F32}) {
+      const Tensor x = (full({1000}, double(r + 1), DType::F64) + arange_like(1000)).to(t).to(d);
+      Tensor s = clone(x), m = clone(x);
+      backend_for(d).all_reduce(ReduceOp::Sum, s.view());
+      backend_for(d).all_reduce(ReduceOp::Max, m.view());
+      const std::vector<double> sv = s.to_vector(), mv = m.to_vector();
+      for (int64_t i = 0; i < 1000; ++i) {
+        ASSERT_EQ(sv[size_t(i)], n * (n + 1) / 2.0 + double(n) * double(i)) << d.str() << " element " << i;
+        ASSERT_EQ(mv[size_t(i)], double(n) + double(i)) << d.str() << " element " << i;
+      }
+    }
 }
 
 TEST(Collective, GradcheckAllReduceSum) {

@@ -22,6 +22,12 @@ int64_t local_batch_size(int64_t global_batch) {
   return global_batch / n;
 }
 
+Device rank_device(const std::string& device_flag) {
+  const Device d = Device::parse(device_flag);
+  if (d.type != DeviceType::CUDA || device_flag != "cuda" || process_count() == 1) return d;
+  return Device::cuda(kernels::Communicator::world().local_rank());
+}
+
 Tensor replicated_loss_seed(const Tensor& loss) {
   if (world_size() == 1) return {};
   return full({}, 1.0 / world_size(), loss.dtype(), loss.device());

@@ -30,6 +30,10 @@ namespace mmgan::trainer {
 // number of ranks unless B divides evenly.
 int64_t local_batch_size(int64_t global_batch);
 
+// The device a rank trains on: --device cuda (no index) under mpirun takes GPU local_rank of its
+// machine, one GPU per rank; anything else as given.
+Device rank_device(const std::string& device_flag);
+
 // The gradient seed of a loss every rank holds: 1/N (undefined, i.e. 1, in one process).
 Tensor replicated_loss_seed(const Tensor& loss);
 

@@ -80,7 +80,7 @@ std::string meta(const SafeTensors& st, const std::string& key, const std::strin
 }  // namespace
 
 Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
-    : cfg_(std::move(cfg)), device_(Device::parse(cfg_.device)), rng_(noise_seed(cfg_.seed)) {
+    : cfg_(std::move(cfg)), device_(rank_device(cfg_.device)), rng_(noise_seed(cfg_.seed)) {
   cfg_.resolve();
   const int64_t local_batch = local_batch_size(cfg_.batch_size);  // before anything starts
   (void)backend_for(device_);  // fail before loading data when the device does not exist
