@@ -9,6 +9,9 @@
 // gathered. gradcheck's finite differences, taken by every rank in lockstep, then check the
 // whole job's backward, and gradgradcheck its second derivatives, through every collective.
 #include "kernels/collective.h"
+#ifdef MMGAN_HAS_CUDA
+#include "kernels/cuda/device.h"
+#endif
 #include "test_util.h"
 
 namespace mmgan {
@@ -60,8 +63,11 @@ TEST(Collective, Values) {
 // even with one rank under mpirun (tools/gpu_check.sh runs that).
 TEST(Collective, BackendCallOnEveryDevice) {
   std::vector<Device> devices{Device::cpu()};
-  if (cuda_available() && kernels::Communicator::world().has_mpi())
-    devices.push_back(Device::cuda(kernels::Communicator::world().local_rank()));
+#ifdef MMGAN_HAS_CUDA
+  // One GPU per rank (NCCL refuses two ranks on one device).
+  const int gpu = kernels::Communicator::world().local_rank();
+  if (kernels::Communicator::world().has_mpi() && gpu < kernels::cuda::device_count()) devices.push_back(Device::cuda(gpu));
+#endif
   if (process_count() == 1 && !kernels::Communicator::world().has_mpi())
     GTEST_SKIP() << "not started by mpirun";
   const int n = world_size(), r = world_rank();
