@@ -95,7 +95,10 @@ void Communicator::all_reduce_host(void* data, int64_t count, DType t, ReduceOp 
 
 void Communicator::broadcast(void* data, std::size_t bytes, int root) {
   if (size_ == 1) return;
-  MMGAN_MPI_CHECK(MPI_Bcast(data, int(bytes), MPI_BYTE, root, MPI_COMM_WORLD));
+  const std::size_t chunk = std::size_t(1) << 30;  // MPI counts are int
+  for (std::size_t done = 0; done < bytes; done += chunk)
+    MMGAN_MPI_CHECK(MPI_Bcast(static_cast<char*>(data) + done, int(std::min(chunk, bytes - done)), MPI_BYTE, root,
+                              MPI_COMM_WORLD));
 }
 
 void Communicator::barrier() {

@@ -5,11 +5,14 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "engine/autograd/grad_mode.h"
 #include "engine/backend.h"
 #include "engine/distributed.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/safetensors.h"
 #include "kernels/collective.h"
 #include "trainer.h"
 
@@ -79,20 +82,52 @@ int64_t GradientReducer::bytes() const {
   return b;
 }
 
-void follow(TrainConfig cfg, const RunOptions& opts) {
-  namespace fs = std::filesystem;
-  const fs::path dir = opts.resume_dir;
-  if (!opts.resume_dir.empty()) {
-    std::ifstream f(dir / "config.json");
-    MMGAN_CHECK(f.good(), "rank ", process_rank(), ": --resume ", dir.string(), ": cannot read config.json (every rank "
-                "reads the run folder: put it on a file system all machines see)");
+namespace {
+
+// Root's bytes to every rank (the receivers' string is resized to fit).
+void broadcast_bytes(std::string& bytes) {
+  kernels::Communicator& w = kernels::Communicator::world();
+  uint64_t n = bytes.size();
+  w.broadcast(&n, sizeof n, 0);
+  bytes.resize(n);
+  w.broadcast(bytes.data(), n, 0);
+}
+
+}  // namespace
+
+void lead(const TrainConfig& cfg, const std::string& checkpoint_path) {
+  if (process_count() == 1) return;
+  std::string config = to_json(cfg), ckpt;
+  if (!checkpoint_path.empty()) {
+    std::ifstream f(checkpoint_path, std::ios::binary);
+    MMGAN_CHECK(f.good(), "cannot read ", checkpoint_path);
     std::stringstream ss;
     ss << f.rdbuf();
-    cfg = config_from_json(ss.str(), (dir / "config.json").string());
-    if (opts.n_iter_override > 0) cfg.n_iter = opts.n_iter_override;
+    ckpt = ss.str();
   }
-  Trainer t(cfg);
-  if (!opts.resume_dir.empty()) t.load_checkpoint((dir / "checkpoint.safetensors").string());
+  broadcast_bytes(config);
+  broadcast_bytes(ckpt);
+}
+
+void follow() {
+  std::string config, ckpt;
+  broadcast_bytes(config);
+  broadcast_bytes(ckpt);
+  Trainer t(config_from_json(config, "the configuration rank 0 sent"));
+  if (!ckpt.empty()) {
+    // Loaded from a private copy: this machine need not see rank 0's run folder.
+    const std::filesystem::path tmp = std::filesystem::temp_directory_path() /
+                                      ("mmgan-rank" + std::to_string(process_rank()) + "-" +
+                                       std::to_string(::getpid()) + ".safetensors");
+    write_file_atomic(tmp.string(), ckpt);
+    try {
+      t.load_checkpoint(tmp.string());
+    } catch (...) {
+      std::filesystem::remove(tmp);
+      throw;
+    }
+    std::filesystem::remove(tmp);
+  }
   const TrainConfig& c = t.config();
   while (t.iteration() < c.n_iter) {
     t.step();
@@ -104,7 +139,13 @@ void follow(TrainConfig cfg, const RunOptions& opts) {
 }
 
 void abort_job_if_distributed(const std::string& cause, int code) {
-  if (process_count() > 1) kernels::Communicator::world().abort(cause, code);
+  int ranks = 1;
+  try {
+    ranks = process_count();
+  } catch (const std::exception&) {
+    return;  // the group never formed (the cause itself, perhaps): nothing to end but this process
+  }
+  if (ranks > 1) kernels::Communicator::world().abort(cause, code);
 }
 
 }  // namespace mmgan::trainer

@@ -22,7 +22,6 @@
 
 #include "config.h"
 #include "engine/tensor.h"
-#include "run.h"
 
 namespace mmgan::trainer {
 
@@ -52,9 +51,12 @@ class GradientReducer {
   std::vector<std::pair<size_t, size_t>> buckets_;  // [first, last) parameter index
 };
 
-// The training loop of ranks other than 0: the same iterations (and NaN checks) as rank 0's
-// train(), writing nothing.
-void follow(TrainConfig cfg, const RunOptions& opts);
+// The start of a multi-rank run: rank 0 (train(), which owns the run folder) sends the run's
+// configuration and, when resuming, its checkpoint's bytes to the other ranks, so they need neither
+// the folder nor its resume rules; they then run the same iterations (and NaN checks) and write
+// nothing (follow()). Nothing happens in one process.
+void lead(const TrainConfig& cfg, const std::string& checkpoint_path);
+void follow();
 
 // Ends every rank of a multi-rank job, naming this rank and the cause (MPI_Abort), so no rank is
 // left waiting in a collective; in one process, returns (the caller exits as usual).
