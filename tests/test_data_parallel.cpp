@@ -4,7 +4,8 @@
 // the multiplier) of the 2- and 3-rank runs equals the one-process run's to 1e-12 relative, for the
 // L-infinity hinge penalty at interpolates with HingeGAN, a relativistic loss with the max
 // reduction and the augmented Lagrangian, and the pairwise (Rp-MVUE) loss with the softmax
-// reduction. A 2-rank run resumed in one process equals the 2-rank run continued; a bad batch
+// reduction. A 2-rank run resumed in one process, and a one-process run resumed on 3 ranks, equal
+// the 2-rank run continued; a bad batch
 // size is refused before anything starts; a rank killed with SIGKILL ends the job within 10 s.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,6 +117,13 @@ TEST(DataParallel, ResumesWithAnyNumberOfRanks) {
   ASSERT_EQ(r.code, 0) << r.out;
   expect_equal(load_safetensors((dir / "part-0/checkpoint.safetensors").string()), cont, 1e-12,
                "2 ranks to 3, then 1 process to 5, against 2 ranks to 5");
+  // And the other way: one process to 3, then 3 ranks to 5 (rank 0 sends the checkpoint to the others).
+  train(0, tiny(dir, "solo") + flags + " --n_iter 3", dir / "solo-0/checkpoint.safetensors");
+  const test::CommandResult r3 = test::run_command("OMP_NUM_THREADS=1 " + mpirun(3) + MMGAN_BINARY + " train --resume " +
+                                                   (dir / "solo-0").string() + " --resume_n_iter 5");
+  ASSERT_EQ(r3.code, 0) << r3.out;
+  expect_equal(load_safetensors((dir / "solo-0/checkpoint.safetensors").string()), cont, 1e-12,
+               "1 process to 3, then 3 ranks to 5, against 2 ranks to 5");
 }
 
 TEST(DataParallel, RefusesABatchThatDoesNotSplit) {
