@@ -5,7 +5,7 @@
 // L-infinity hinge penalty at interpolates with HingeGAN, a relativistic loss with the max
 // reduction and the augmented Lagrangian, and the pairwise (Rp-MVUE) loss with the softmax
 // reduction. A 2-rank run resumed in one process, and a one-process run resumed on 3 ranks, equal
-// the 2-rank run continued; a bad batch
+// the 2-rank run continued; replayed iterations (--graph on) equal eager ones bit for bit; a bad batch
 // size is refused before anything starts; a rank killed with SIGKILL ends the job within 10 s.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,6 +104,17 @@ TEST(DataParallel, EqualsOneProcess) {
       expect_equal(train(np, tiny(dir, run) + s.flags + " --n_iter 5", ck(run)), one, 1e-12, run);
     }
   }
+}
+
+// The captured iteration (the CPU backend records its MPI calls like every other call) replays
+// what the eager iterations compute, bit for bit.
+TEST(DataParallel, ReplayedIterationsEqualEagerOnes) {
+  REQUIRE_CIFAR();
+  const fs::path dir = test::temp_dir("dp-graph");
+  const std::string flags = kSettings[0].flags + " --n_iter 5";
+  const SafeTensors on = train(2, tiny(dir, "on") + flags + " --graph on", dir / "on-0/checkpoint.safetensors");
+  const SafeTensors off = train(2, tiny(dir, "off") + flags + " --graph off", dir / "off-0/checkpoint.safetensors");
+  expect_equal(on, off, 0, "2 ranks, --graph on against --graph off");
 }
 
 TEST(DataParallel, ResumesWithAnyNumberOfRanks) {
