@@ -20,6 +20,7 @@
 #include "engine/distributed.h"
 #include "engine/safetensors.h"
 #include "fid.h"
+#include "memory_estimate.h"
 #include "metrics_log.h"
 #include "run_folder.h"
 #include "trainer.h"
@@ -172,7 +173,8 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
                                : std::string(" (no penalty)"))
             << ", " << t.dataset().name << " (" << t.dataset().count << " samples"
             << (t.dataset().skipped ? ", " + std::to_string(t.dataset().skipped) + " unreadable files skipped" : "")
-            << "), " << c.n_iter << " iterations" << std::endl;
+            << "), " << c.n_iter << " iterations on " << c.device << ", memory at least "
+            << human_bytes(estimate_memory(c).total()) << std::endl;
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto window = start;

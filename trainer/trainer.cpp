@@ -13,6 +13,7 @@
 #include "engine/ops.h"
 #include "distributed.h"
 #include "fid.h"
+#include "memory_estimate.h"
 #include "losses/gan_loss.h"
 #include "losses/gradient_penalty.h"
 #include "models/networks.h"
@@ -123,6 +124,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
   cfg_.resolve();
   const int64_t local_batch = local_batch_size(cfg_.batch_size);  // before anything starts
   (void)backend_for(device_);  // fail before loading data when the device does not exist
+  check_memory(estimate_memory(cfg_));  // refuse what cannot fit before allocating any of it
   dtype_ = cfg_.dtype == "float64" ? DType::F64 : DType::F32;
   data_ = dataset ? std::move(dataset) : load_dataset(cfg_);
   const Shape want{cfg_.n_colors, cfg_.image_size, cfg_.image_size};
