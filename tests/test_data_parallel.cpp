@@ -6,7 +6,7 @@
 // reduction and the augmented Lagrangian, and the pairwise (Rp-MVUE) loss with the softmax
 // reduction. A 2-rank run resumed in one process, and a one-process run resumed on 3 ranks, equal
 // the 2-rank run continued; replayed iterations (--graph on) equal eager ones bit for bit; a bad batch
-// size is refused before anything starts; a rank killed with SIGKILL ends the job within 10 s.
+// size is refused before anything starts; a NaN ends every rank naming the rank; a rank killed with SIGKILL ends the job within 10 s.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,6 +145,20 @@ TEST(DataParallel, RefusesABatchThatDoesNotSplit) {
   EXPECT_NE(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("--batch_size 6 does not split evenly across 4 ranks"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir / "bad-0")) << "a run folder was made before the check";
+}
+
+// A NaN stops every rank (each detects it in the replicated losses) through MPI_Abort, with exit
+// status 3 and a message naming the rank and the cause.
+TEST(DataParallel, ADivergedRunEndsEveryRank) {
+  REQUIRE_CIFAR();
+  const fs::path dir = test::temp_dir("dp-nan");
+  std::string args = tiny(dir, "nan");
+  args.replace(args.find("float64"), 7, "float32");  // float32 overflows at once
+  const test::CommandResult r =
+      test::run_command("OMP_NUM_THREADS=1 " + mpirun(2) + MMGAN_BINARY + args + " --n_iter 20 --lr_D 1e30 --lr_G 1e30");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("of 2: iteration 0: the G loss is NaN"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("aborting every rank"), std::string::npos) << r.out;
 }
 
 // Rank 1 is killed while the job trains; mpirun must end the others and exit non-zero in 10 s.
