@@ -16,14 +16,15 @@ namespace mmgan::kernels {
 namespace {
 
 // The rank the launcher gave this process, from its environment (before MPI is up), and the
-// size of the job: OpenMPI's mpirun, PMI (MPICH, Slurm's srun) and PMIx.
+// size of the job: OpenMPI's mpirun, PMI (MPICH, Slurm's srun --mpi=pmi2) and PMIx. (Not SLURM_NTASKS: a plain
+// process inside an allocation has it too.)
 int env_int(std::initializer_list<const char*> names, int fallback) {
   for (const char* n : names)
     if (const char* v = std::getenv(n)) return std::atoi(v);
   return fallback;
 }
-int launcher_size() { return env_int({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"}, 0); }
-[[maybe_unused]] int launcher_rank() { return env_int({"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}, 0); }
+int launcher_size() { return env_int({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}, 0); }
+[[maybe_unused]] int launcher_rank() { return env_int({"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"}, 0); }
 
 int current_rank = 0;  // for error messages, set once the group exists
 
