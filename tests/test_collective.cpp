@@ -64,9 +64,10 @@ TEST(Collective, Values) {
 TEST(Collective, BackendCallOnEveryDevice) {
   std::vector<Device> devices{Device::cpu()};
 #ifdef MMGAN_HAS_CUDA
-  // One GPU per rank (NCCL refuses two ranks on one device).
-  const int gpu = kernels::Communicator::world().local_rank();
-  if (kernels::Communicator::world().has_mpi() && gpu < kernels::cuda::device_count()) devices.push_back(Device::cuda(gpu));
+  // One GPU per rank (NCCL refuses two ranks on one device), on every rank or none: the ranks must
+  // make the same calls. (One machine: the job's ranks are its local ranks.)
+  if (kernels::Communicator::world().has_mpi() && process_count() <= kernels::cuda::device_count())
+    devices.push_back(Device::cuda(kernels::Communicator::world().local_rank()));
 #endif
   if (process_count() == 1 && !kernels::Communicator::world().has_mpi())
     GTEST_SKIP() << "not started by mpirun";
