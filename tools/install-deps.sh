@@ -12,6 +12,7 @@ pkgs=(
   python3-torchvision python3-scipy            # FID oracles: Inception blocks, scipy.linalg.sqrtm
   python3-matplotlib                           # run curves and margin-lab figures
   dataset-fashion-mnist                        # the default training data
+  libopenmpi-dev openmpi-bin                   # data-parallel training (mpirun; docs/data-parallel.md)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
   for (const std::string& a : args) cargs.push_back(a.c_str());
   CLI11_PARSE(app, int(cargs.size()), const_cast<char**>(cargs.data()));
   try {
+    (void)process_count();  // joins the job's process group when started by mpirun (kernels/collective.h)
     if (graph->parsed()) return graph_command(format, norm, outer);
     if (devices->parsed()) return devices_command();
     if (train_cls->parsed()) trainer::train_classifier(cls, std::cout);
@@ -200,9 +201,11 @@ int main(int argc, char** argv) {
       std::cout << "wrote " << dump_out << "\n";
     }
   } catch (const trainer::Diverged& e) {
+    trainer::abort_job_if_distributed(e.what(), 3);  // every rank ends, none waits in a collective
     std::cerr << "mmgan: " << e.what() << "\n";
     return 3;
   } catch (const std::exception& e) {
+    trainer::abort_job_if_distributed(e.what(), 1);
     std::cerr << "mmgan: " << e.what() << "\n";
     return 1;
   }
