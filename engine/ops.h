@@ -174,6 +174,17 @@ Tensor max_pool2d_backward(const Tensor& gy, const Tensor& x, PoolParams p);
 // point, so no gradient is recorded. u_out, when given, receives u shaped [N, 1, ...].
 Tensor random_interpolate(const Tensor& x_real, const Tensor& x_fake, Generator& g, Tensor* u_out = nullptr);
 
+// ---- collectives (ops/collective.cpp; engine/distributed.h) -------------------------------
+// Across the ranks of a data-parallel run; the identity in one process or a LocalScope. Every rank
+// must call them in the same order with the same shapes.
+// y = sum (ReduceOp::Sum) or max (ReduceOp::Max) of x over the ranks, on every rank. Backward: the
+// sum all-reduce of the incoming gradients (for max, to the holders of the maximum, split on ties).
+Tensor all_reduce(const Tensor& x, kernels::ReduceOp op);
+// The ranks' x [n, ...] concatenated along dim 0 in rank order: [world_size() n, ...] on every rank.
+Tensor all_gather(const Tensor& x);
+// This rank's rows of a global batch [B, ...] (B divisible by world_size()): rows b r .. b (r+1) - 1.
+Tensor shard(const Tensor& x);
+
 // ---- operators -----------------------------------------------------------------------------
 inline Tensor operator-(const Tensor& x) { return neg(x); }
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

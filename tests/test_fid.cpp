@@ -28,6 +28,7 @@
 #include "models/fmnist_classifier.h"
 #include "models/inception.h"
 #include "test_util.h"
+#include "trainer_util.h"
 #include "trainer/fid.h"
 #include "trainer/trainer.h"
 
@@ -157,20 +158,7 @@ TEST(Fid, InceptionExtractorRunsTheFidNetworkWithTheGivenWeights) {
 
 // ---- 4. Trainer::fid -------------------------------------------------------------------------------
 
-trainer::TrainConfig tiny_fmnist_config() {
-  trainer::TrainConfig c;
-  c.dataset = "folder";  // the data set is injected
-  c.input_folder = "unused";
-  c.image_size = 32;
-  c.n_colors = 1;
-  c.z_size = 8;
-  c.G_h_size = 4;
-  c.D_h_size = 4;
-  c.batch_size = 6;
-  c.n_samples = 4;
-  c.seed = 5;
-  return c;
-}
+trainer::TrainConfig tiny_fmnist_config() { return test::tiny_config(32, 5); }
 
 TEST(Fid, TrainerFidNeverChangesTheRunAndIsDeterministic) {
   MMGAN_REQUIRE_FASHION_MNIST();

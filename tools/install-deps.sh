@@ -13,6 +13,7 @@ pkgs=(
   python3-matplotlib                           # run curves and margin-lab figures
   slurm-wlm munge                              # mmgan-sweep's Slurm executor and its one-node test cluster
   dataset-fashion-mnist                        # the default training data
+  libopenmpi-dev openmpi-bin                   # data-parallel training (mpirun; docs/data-parallel.md)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "distributed.h"
+#include "engine/distributed.h"
 #include "engine/safetensors.h"
 #include "fid.h"
 #include "memory_estimate.h"
@@ -143,10 +145,13 @@ TrainConfig resumed_config(const RunFolder& dir, const RunOptions& opts) {
 }  // namespace
 
 std::string train(TrainConfig cfg, const RunOptions& opts) {
+  if (process_rank() != 0) return follow(), std::string();  // rank 0 owns the run folder (distributed.h)
   const bool resuming = !opts.resume_dir.empty();
   if (!resuming) cfg.resolve();
+  if (!resuming) local_batch_size(cfg.batch_size);  // splits across the ranks? checked before a folder is made
   RunFolder dir = resuming ? RunFolder::open(opts.resume_dir) : RunFolder::create(cfg);
   if (resuming) cfg = resumed_config(dir, opts);
+  lead(cfg, resuming ? (dir / "checkpoint.safetensors").string() : std::string());
   Trainer t(cfg);
   const fs::path ckpt = dir / "checkpoint.safetensors";
   if (resuming) {
