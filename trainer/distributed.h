@@ -4,7 +4,7 @@
 //   - rank r takes rows r B/N .. (r+1) B/N - 1 of every global batch: of the sampler's batch k, of
 //     each z and of the penalty's u, which are drawn for the whole batch from the one counter-based
 //     stream (shard(), engine/ops.h), so the union is what one process draws;
-//   - BatchNorm's batch statistics are the global batch's (synchronized, engine/ops/normalization.cpp);
+//   - BatchNorm's batch statistics are the global batch's (synchronized, engine/ops/batch_norm.cpp);
 //   - the critic's outputs and the penalty's per-sample norms are gathered (all_gather), so every
 //     loss, relativistic batch mean, penalty reduction (mean, max, softmax), augmented-Lagrangian
 //     multiplier and metric is computed on the whole batch, identically on every rank;

@@ -1,4 +1,4 @@
-// BatchNorm2d and spectral normalisation.
+// BatchNorm2d.
 //
 // batch_norm2d (training), per channel over (N, H, W) with n = N*H*W:
 //   forward   xhat = (x - mean) / sqrt(var + eps),  y = w xhat + b          (var biased)
@@ -21,14 +21,11 @@
 // derivatives of every order come from the ops' and all_reduce's; one rank computes what one
 // process computes on the whole batch, to rounding.
 // Eval mode is a plain composite of engine ops with the running statistics as constants.
-//
-// spectral_normalize follows torch.nn.utils.spectral_norm: the power iteration runs outside
-// autograd and u, v are constants in sigma = u . (W v), so the gradient flows through W only.
+
 // Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch parity, CUDA vs CPU; the
 // batch_norm_backward rows check the double backward against finite differences directly) and
 // tests/test_models.cpp.
 #include <cmath>
-#include <limits>
 
 #include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
@@ -194,9 +191,6 @@ Tensor batch_norm_train_synced(const Tensor& x, const Tensor& w, const Tensor& b
   return y;
 }
 
-Tensor l2_normalize(const Tensor& a, double eps) {
-  return a / clamp(sqrt(sum(square(a))), eps, std::numeric_limits<double>::infinity());
-}
 
 }  // namespace
 
@@ -257,42 +251,6 @@ std::vector<Tensor> batch_norm2d_backward(const Tensor& x, const Tensor& weight,
   }
   const BatchStats st = batch_stats(x.detach().contiguous(), eps);
   return batch_norm_backward_op(x, weight, grad, act_output, st.mean, st.invstd, eps, slope);
-}
-
-Tensor spectral_normalize(const Tensor& w, const Tensor& u, const Tensor& v, int64_t dim, bool power_iteration,
-                          double eps) {
-  MMGAN_CHECK(w.dim() >= 1, "spectral_normalize: weight must have at least one dimension, got ", w.str());
-  const int d = wrap_dim(dim, w.dim(), "spectral_normalize");
-  std::vector<int64_t> perm{d};
-  for (int i = 0; i < w.dim(); ++i)
-    if (i != d) perm.push_back(i);
-  const int64_t h = w.size(d), rest = h == 0 ? 0 : w.numel() / h;
-  detail::check_same("spectral_normalize", w, u);
-  detail::check_same("spectral_normalize", w, v);
-  MMGAN_CHECK(u.dim() == 1 && u.size(0) == h && v.dim() == 1 && v.size(0) == rest, "spectral_normalize: u ", u.str(),
-              " and v ", v.str(), " must be [", h, "] and [", rest, "] for weight ", w.str(), " (dim ", d, ")");
-  MMGAN_CHECK(!u.requires_grad() && !v.requires_grad(), "spectral_normalize: u and v are buffers, not parameters");
-  const Tensor wm = permute(w, perm).reshape({h, rest});
-  if (power_iteration) {
-    NoGradGuard ng;
-    const Tensor wd = wm.detach();
-    const Tensor v_new = l2_normalize(matmul(wd.t(), u.reshape({h, 1})), eps);
-    const Tensor u_new = l2_normalize(matmul(wd, v_new), eps);
-    Tensor vv = v, uu = u;
-    vv.copy_(v_new.reshape({rest}));
-    uu.copy_(u_new.reshape({h}));
-  }
-  // sigma's graph keeps copies of u and v (as PyTorch clones them): the next training forward
-  // rewrites the buffers while this forward's graph may still await its backward (the real, fake
-  // and interpolated batches of one D step).
-  Tensor uc, vc;
-  {
-    NoGradGuard ng;
-    uc = u.detach().clone().reshape({h, 1});
-    vc = v.detach().clone().reshape({rest, 1});
-  }
-  const Tensor sigma = sum(uc * matmul(wm, vc));
-  return w / sigma;
 }
 
 }  // namespace mmgan
