@@ -10,16 +10,15 @@
 #include "test_util.h"
 
 namespace mmgan {
-namespace {
 
 namespace fs = std::filesystem;
 
 using Result = test::CommandResult;
 
-Result run(const std::string& args) { return test::run_command(std::string(MMGAN_BINARY) + " " + args); }
+inline Result run(const std::string& args) { return test::run_command(std::string(MMGAN_BINARY) + " " + args); }
 
 // The real CIFAR-10 sample of the workspace (../shared/data next to the checkout).
-std::string cifar_path() {
+inline std::string cifar_path() {
   for (const std::string& p : {test::source_dir() + "/../shared/data/cifar10-sample/data_batch_1_first474.bin",
                                std::string("/work/shared/data/cifar10-sample/data_batch_1_first474.bin")})
     if (fs::exists(p)) return p;
@@ -33,7 +32,7 @@ std::string cifar_path() {
 
 // The flags of a tiny run writing into `out`; `replace` ("--flag value ...") gives some of them
 // other values (a flag may be given once).
-std::string tiny(const fs::path& out, const std::string& replace = "") {
+inline std::string tiny(const fs::path& out, const std::string& replace = "") {
   std::vector<std::pair<std::string, std::string>> flags = {
       {"--dataset", "cifar10"}, {"--input_folder", cifar_path()}, {"--image_size", "16"}, {"--z_size", "8"},
       {"--G_h_size", "4"},      {"--D_h_size", "4"},              {"--batch_size", "6"}, {"--n_samples", "4"},
@@ -50,11 +49,10 @@ std::string tiny(const fs::path& out, const std::string& replace = "") {
   return s;
 }
 
-void expect_error(const std::string& args, const std::string& needle) {
+inline void expect_error(const std::string& args, const std::string& needle) {
   const Result r = run(args);
   EXPECT_NE(r.code, 0) << args << "\n" << r.out;
   EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\nexpected '" << needle << "' in:\n" << r.out;
 }
 
-}  // namespace
 }  // namespace mmgan

@@ -16,30 +16,16 @@
 #include <fstream>
 #include <thread>
 
-#include "test_util.h"
+#include "cli_util.h"
 
 namespace mmgan {
 namespace {
-
-namespace fs = std::filesystem;
-
-std::string cifar_path() {
-  for (const std::string& p : {test::source_dir() + "/../shared/data/cifar10-sample/data_batch_1_first474.bin",
-                               std::string("/work/shared/data/cifar10-sample/data_batch_1_first474.bin")})
-    if (fs::exists(p)) return p;
-  return "";
-}
-
-#define REQUIRE_CIFAR()                                                                                    \
-  do {                                                                                                     \
-    if (cifar_path().empty()) GTEST_SKIP() << "the CIFAR-10 sample (../shared/data) is not on this machine"; \
-  } while (0)
 
 std::string mpirun(int np) {
   return std::string(MMGAN_MPIRUN) + " -np " + std::to_string(np) + " -x OMP_NUM_THREADS=1 ";
 }
 
-std::string tiny(const fs::path& out, const std::string& name) {
+std::string dp_flags(const fs::path& out, const std::string& name) {
   return " train --dataset cifar10 --input_folder " + cifar_path() +
          " --image_size 16 --z_size 16 --G_h_size 8 --D_h_size 8 --batch_size 6 --n_samples 4 --dtype float64"
          " --log_every 1 --print_every 100 --save_every 100 --output_folder " + out.string() + " --run_name " + name;
@@ -97,11 +83,11 @@ TEST(DataParallel, EqualsOneProcess) {
   const fs::path dir = test::temp_dir("dp-equal");
   for (const Setting& s : kSettings) {
     const auto ck = [&](const std::string& run) { return dir / (run + "-0") / "checkpoint.safetensors"; };
-    const SafeTensors one = train(0, tiny(dir, s.name + "-1") + s.flags + " --n_iter 5", ck(s.name + "-1"));
+    const SafeTensors one = train(0, dp_flags(dir, s.name + "-1") + s.flags + " --n_iter 5", ck(s.name + "-1"));
     EXPECT_GE(active_penalty_iterations(dir / (s.name + "-1-0") / "metrics.jsonl"), 3) << s.name;
     for (int np : {2, 3}) {
       const std::string run = s.name + "-np" + std::to_string(np);
-      expect_equal(train(np, tiny(dir, run) + s.flags + " --n_iter 5", ck(run)), one, 1e-12, run);
+      expect_equal(train(np, dp_flags(dir, run) + s.flags + " --n_iter 5", ck(run)), one, 1e-12, run);
     }
   }
 }
@@ -112,8 +98,8 @@ TEST(DataParallel, ReplayedIterationsEqualEagerOnes) {
   REQUIRE_CIFAR();
   const fs::path dir = test::temp_dir("dp-graph");
   const std::string flags = kSettings[0].flags + " --n_iter 5";
-  const SafeTensors on = train(2, tiny(dir, "on") + flags + " --graph on", dir / "on-0/checkpoint.safetensors");
-  const SafeTensors off = train(2, tiny(dir, "off") + flags + " --graph off", dir / "off-0/checkpoint.safetensors");
+  const SafeTensors on = train(2, dp_flags(dir, "on") + flags + " --graph on", dir / "on-0/checkpoint.safetensors");
+  const SafeTensors off = train(2, dp_flags(dir, "off") + flags + " --graph off", dir / "off-0/checkpoint.safetensors");
   expect_equal(on, off, 0, "2 ranks, --graph on against --graph off");
 }
 
@@ -121,15 +107,15 @@ TEST(DataParallel, ResumesWithAnyNumberOfRanks) {
   REQUIRE_CIFAR();
   const fs::path dir = test::temp_dir("dp-resume");
   const std::string flags = kSettings[1].flags;
-  const SafeTensors cont = train(2, tiny(dir, "cont") + flags + " --n_iter 5", dir / "cont-0/checkpoint.safetensors");
-  train(2, tiny(dir, "part") + flags + " --n_iter 3", dir / "part-0/checkpoint.safetensors");
+  const SafeTensors cont = train(2, dp_flags(dir, "cont") + flags + " --n_iter 5", dir / "cont-0/checkpoint.safetensors");
+  train(2, dp_flags(dir, "part") + flags + " --n_iter 3", dir / "part-0/checkpoint.safetensors");
   const test::CommandResult r = test::run_command("OMP_NUM_THREADS=1 " + std::string(MMGAN_BINARY) + " train --resume " +
                                                   (dir / "part-0").string() + " --resume_n_iter 5");
   ASSERT_EQ(r.code, 0) << r.out;
   expect_equal(load_safetensors((dir / "part-0/checkpoint.safetensors").string()), cont, 1e-12,
                "2 ranks to 3, then 1 process to 5, against 2 ranks to 5");
   // And the other way: one process to 3, then 3 ranks to 5 (rank 0 sends the checkpoint to the others).
-  train(0, tiny(dir, "solo") + flags + " --n_iter 3", dir / "solo-0/checkpoint.safetensors");
+  train(0, dp_flags(dir, "solo") + flags + " --n_iter 3", dir / "solo-0/checkpoint.safetensors");
   const test::CommandResult r3 = test::run_command("OMP_NUM_THREADS=1 " + mpirun(3) + MMGAN_BINARY + " train --resume " +
                                                    (dir / "solo-0").string() + " --resume_n_iter 5");
   ASSERT_EQ(r3.code, 0) << r3.out;
@@ -141,7 +127,7 @@ TEST(DataParallel, RefusesABatchThatDoesNotSplit) {
   REQUIRE_CIFAR();
   const fs::path dir = test::temp_dir("dp-batch");
   const test::CommandResult r =
-      test::run_command("OMP_NUM_THREADS=1 " + mpirun(4) + MMGAN_BINARY + tiny(dir, "bad") + " --n_iter 2");
+      test::run_command("OMP_NUM_THREADS=1 " + mpirun(4) + MMGAN_BINARY + dp_flags(dir, "bad") + " --n_iter 2");
   EXPECT_NE(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("--batch_size 6 does not split evenly across 4 ranks"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir / "bad-0")) << "a run folder was made before the check";
@@ -152,7 +138,7 @@ TEST(DataParallel, RefusesABatchThatDoesNotSplit) {
 TEST(DataParallel, ADivergedRunEndsEveryRank) {
   REQUIRE_CIFAR();
   const fs::path dir = test::temp_dir("dp-nan");
-  std::string args = tiny(dir, "nan");
+  std::string args = dp_flags(dir, "nan");
   args.replace(args.find("float64"), 7, "float32");  // float32 overflows at once
   const test::CommandResult r =
       test::run_command("OMP_NUM_THREADS=1 " + mpirun(2) + MMGAN_BINARY + args + " --n_iter 20 --lr_D 1e30 --lr_G 1e30");
@@ -167,7 +153,7 @@ TEST(DataParallel, AKilledRankEndsTheJob) {
   const fs::path dir = test::temp_dir("dp-kill");
   const fs::path pid1 = dir / "pid1";
   const std::string cmd = "OMP_NUM_THREADS=1 " + mpirun(2) + "sh -c 'echo $$ > " + dir.string() +
-                          "/pid$OMPI_COMM_WORLD_RANK; exec " + MMGAN_BINARY + tiny(dir, "kill") +
+                          "/pid$OMPI_COMM_WORLD_RANK; exec " + MMGAN_BINARY + dp_flags(dir, "kill") +
                           " --n_iter 100000' > " + (dir / "log").string() + " 2>&1";
   const pid_t job = ::fork();
   ASSERT_GE(job, 0);
