@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dataset.h"
 
@@ -15,5 +16,10 @@ namespace mmgan::data {
 // its size. image_size != 32 resizes each image (bilinear, as PIL).
 Dataset load_cifar10(const std::string& path, int64_t image_size = 32);
 Labeled load_cifar10_labeled(const std::string& path, int64_t image_size = 32);
+
+// Appends the records of one batch file's bytes (`name` labels errors) to out's labels and raw
+// [n, 3, 32, 32] pixels: the parser itself, which the fuzz target drives. Labels must be 0-9.
+void append_cifar10_batch(const std::vector<uint8_t>& bytes, const std::string& name, std::vector<uint8_t>& labels,
+                          std::vector<uint8_t>& pixels);
 
 }  // namespace mmgan::data

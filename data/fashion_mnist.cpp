@@ -8,7 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "../engine/error.h"
+#include "engine/checked_math.h"
+#include "engine/error.h"
 #include "resize.h"
 
 namespace mmgan::data {
@@ -58,7 +59,8 @@ std::vector<int64_t> idx_header(const std::vector<uint8_t>& b, const std::string
   int64_t total = 1;
   for (int d = 0; d < dims; ++d) {
     sizes.push_back(int64_t(be32(b, 4 * size_t(1 + d))));
-    total *= sizes.back();
+    // Checked: a wrapped product once matched the real data size and let a crafted header through.
+    total = checked_mul(total, sizes.back(), "fashion-mnist: '" + path + "' header sizes");
   }
   MMGAN_CHECK(int64_t(b.size() - head) == total, "fashion-mnist: '", path, "' holds ", b.size() - head,
               " data bytes but its header promises ", total, " (", shape_str(sizes), "): truncated or corrupt");
@@ -68,19 +70,26 @@ std::vector<int64_t> idx_header(const std::vector<uint8_t>& b, const std::string
 }  // namespace
 
 Labeled load_fashion_mnist(const std::string& dir, bool train, int64_t image_size, const std::string& fit) {
-  MMGAN_CHECK(fit == "pad" || fit == "resize", "fashion-mnist: fit must be 'pad' or 'resize', got '", fit, "'");
-  MMGAN_CHECK(image_size > 0, "fashion-mnist: image_size must be positive, got ", image_size);
   const std::string split = train ? "train" : "t10k";
   const std::string images_path = find_idx(dir, split + "-images-idx3-ubyte");
   const std::string labels_path = find_idx(dir, split + "-labels-idx1-ubyte");
-  const std::vector<uint8_t> images = read_gz(images_path);
+  return fashion_mnist_from_idx(read_gz(images_path), images_path, read_gz(labels_path), labels_path, image_size, fit);
+}
+
+Labeled fashion_mnist_from_idx(const std::vector<uint8_t>& images, const std::string& images_path,
+                               const std::vector<uint8_t>& labels, const std::string& labels_path,
+                               int64_t image_size, const std::string& fit) {
+  MMGAN_CHECK(fit == "pad" || fit == "resize", "fashion-mnist: fit must be 'pad' or 'resize', got '", fit, "'");
+  MMGAN_CHECK(image_size > 0 && image_size * image_size <= kMaxImagePixels,
+              "fashion-mnist: image_size must be in [1, 16384], got ", image_size);
   const std::vector<int64_t> s = idx_header(images, images_path, 2051, 3);
-  std::vector<uint8_t> labels = read_gz(labels_path);
   const std::vector<int64_t> ls = idx_header(labels, labels_path, 2049, 1);
   MMGAN_CHECK(ls[0] == s[0], "fashion-mnist: '", labels_path, "' has ", ls[0], " labels but '", images_path, "' has ",
               s[0], " images");
   MMGAN_CHECK(s[0] > 0 && s[1] > 0 && s[2] > 0, "fashion-mnist: '", images_path, "' holds no images (",
               shape_str(s), ")");
+  MMGAN_CHECK(s[1] * s[2] <= kMaxImagePixels, "fashion-mnist: '", images_path, "' has images of ", s[1], "x", s[2],
+              " pixels, more than the ", kMaxImagePixels, " a loader accepts");
 
   Labeled out;
   out.labels.assign(labels.begin() + 8, labels.end());
@@ -91,7 +100,7 @@ Labeled load_fashion_mnist(const std::string& dir, bool train, int64_t image_siz
   ds.sample_shape = {1, image_size, image_size};
   const int64_t h = s[1], w = s[2], in_m = h * w, m = image_size * image_size;
   const uint8_t* src = images.data() + 16;
-  ds.bytes.assign(size_t(ds.count * m), 0);
+  ds.bytes.assign(size_t(checked_mul(ds.count, m, "fashion-mnist: " + images_path + " fitted to image_size")), 0);
   if (fit == "pad") {
     const int64_t py = image_size - h, px = image_size - w;
     MMGAN_CHECK(py >= 0 && px >= 0 && py % 2 == 0 && px % 2 == 0, "fashion-mnist: fit 'pad' pads the ", h, "x", w,

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dataset.h"
 
@@ -19,5 +20,15 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 // resizes (bilinear, as PIL).
 Labeled load_fashion_mnist(const std::string& dir, bool train = true, int64_t image_size = 32,
                            const std::string& fit = "pad");
+
+// The same from the files' decompressed bytes (the names only label errors): the parser itself,
+// which the fuzz target drives. Every header size is checked with overflow-safe arithmetic.
+Labeled fashion_mnist_from_idx(const std::vector<uint8_t>& images, const std::string& images_name,
+                               const std::vector<uint8_t>& labels, const std::string& labels_name,
+                               int64_t image_size = 32, const std::string& fit = "pad");
+
+// Largest image a loader accepts, in pixels per image (2^28: 16384 x 16384): larger headers are
+// refused before anything is allocated.
+inline constexpr int64_t kMaxImagePixels = int64_t(1) << 28;
 
 }  // namespace mmgan::data

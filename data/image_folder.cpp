@@ -8,9 +8,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <set>
 
-#include "../engine/error.h"
+#include "engine/checked_math.h"
+#include "engine/error.h"
+#include "fashion_mnist.h"
 #include "resize.h"
 
 namespace mmgan::data {
@@ -30,10 +34,19 @@ std::vector<std::string> list_images(const std::string& dir) {
   MMGAN_CHECK(fs::exists(dir, ec), "image folder '", dir, "' does not exist");
   MMGAN_CHECK(fs::is_directory(dir, ec), "image folder '", dir, "' is not a directory");
   std::vector<std::string> files;
+  // Canonical paths already taken: a symlinked directory seen before is not entered again (a link
+  // to an ancestor would loop until the path is too long), and a file reached twice counts once.
+  std::set<fs::path> seen_dirs = {fs::canonical(dir, ec)}, seen_files;
   const auto opts = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
   for (auto it = fs::recursive_directory_iterator(dir, opts, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
+    if (it->is_directory(ec)) {
+      if (!seen_dirs.insert(fs::canonical(it->path(), ec)).second) it.disable_recursion_pending();
+      ec.clear();
+      continue;
+    }
     if (!it->is_regular_file(ec)) continue;
+    if (!seen_files.insert(fs::canonical(it->path(), ec)).second) continue;
     std::string ext = it->path().extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
     if (image_extensions().count(ext)) files.push_back(it->path().string());
@@ -84,37 +97,62 @@ std::vector<uint8_t> prepare(const uint8_t* rgb, int64_t h, int64_t w, int64_t n
   return resize_bilinear(planar, n_colors, h, w, image_size, image_size);
 }
 
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw Error("cannot read the file: " + ec.message());
+  // No image under the pixel cap is anywhere near this; /dev/zero-like files are not regular.
+  if (size > (uint64_t(1) << 32)) throw Error("file of " + std::to_string(size) + " bytes is too large for an image");
+  std::ifstream f(path, std::ios::binary);
+  std::vector<uint8_t> out(size);
+  if (!f.read(reinterpret_cast<char*>(out.data()), std::streamsize(size))) throw Error("cannot read the file");
+  return out;
+}
+
 }  // namespace
+
+std::vector<uint8_t> decode_image(const std::vector<uint8_t>& encoded, const std::string& name, int64_t image_size,
+                                  int64_t n_colors, int64_t centercrop) {
+  MMGAN_CHECK(encoded.size() <= size_t(INT32_MAX), "image '", name, "': ", encoded.size(), " bytes, too large");
+  const int len = int(encoded.size());
+  int w = 0, h = 0, comp = 0;
+  // Sizes first, from the header: a 60000 x 60000 PNG of a few KiB must not be decoded to 10 GiB.
+  MMGAN_CHECK(stbi_info_from_memory(encoded.data(), len, &w, &h, &comp), "image '", name, "': ",
+              stbi_failure_reason() ? stbi_failure_reason() : "not an image");
+  MMGAN_CHECK(w > 0 && h > 0 && int64_t(w) * int64_t(h) <= kMaxImagePixels, "image '", name, "': ", w, "x", h,
+              " pixels, more than the ", kMaxImagePixels, " a loader accepts");
+  uint8_t* rgb = stbi_load_from_memory(encoded.data(), len, &w, &h, &comp, 3);
+  MMGAN_CHECK(rgb != nullptr, "image '", name, "': ", stbi_failure_reason() ? stbi_failure_reason() : "cannot decode");
+  std::unique_ptr<uint8_t, void (*)(void*)> owned(rgb, stbi_image_free);
+  MMGAN_CHECK(w > 0 && h > 0 && int64_t(w) * int64_t(h) <= kMaxImagePixels, "image '", name, "': ", w, "x", h,
+              " pixels, more than the ", kMaxImagePixels, " a loader accepts");
+  return prepare(rgb, h, w, n_colors, centercrop, image_size);
+}
 
 Dataset load_image_folder(const std::string& dir, int64_t image_size, int64_t n_colors, int64_t centercrop,
                           const std::string& on_bad) {
-  MMGAN_CHECK(image_size > 0, "image folder '", dir, "': image_size must be positive, got ", image_size);
+  MMGAN_CHECK(image_size > 0 && image_size * image_size <= kMaxImagePixels, "image folder '", dir,
+              "': image_size must be in [1, 16384], got ", image_size);
   MMGAN_CHECK(n_colors == 1 || n_colors == 3, "image folder '", dir, "': n_colors must be 1 or 3, got ", n_colors);
-  MMGAN_CHECK(centercrop >= 0, "image folder '", dir, "': centercrop must be >= 0 (0: none), got ", centercrop);
+  MMGAN_CHECK(centercrop >= 0 && centercrop * centercrop <= kMaxImagePixels, "image folder '", dir,
+              "': centercrop must be in [0, 16384] (0: none), got ", centercrop);
   MMGAN_CHECK(on_bad == "skip" || on_bad == "stop", "image folder '", dir, "': on_bad must be 'skip' or 'stop', got '",
               on_bad, "'");
   const std::vector<std::string> files = list_images(dir);
   const int64_t n = int64_t(files.size()), m = n_colors * image_size * image_size;
 
-  // Decode in parallel into per-file slots; stb keeps its failure reason per thread.
-  std::vector<uint8_t> bytes(size_t(n * m));
+  // Decode in parallel into per-file slots.
+  std::vector<uint8_t> bytes(size_t(checked_mul(n, m, "image folder '" + dir + "' at image_size")));
   std::vector<std::string> failure(static_cast<size_t>(n));
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < n; ++i) {
-    int w = 0, h = 0, comp = 0;
-    uint8_t* rgb = stbi_load(files[size_t(i)].c_str(), &w, &h, &comp, 3);
-    if (!rgb) {
-      const char* why = stbi_failure_reason();
-      failure[size_t(i)] = why ? why : "unknown error";
-      continue;
-    }
     try {
-      const std::vector<uint8_t> img = prepare(rgb, h, w, n_colors, centercrop, image_size);
+      const std::string& f = files[size_t(i)];
+      const std::vector<uint8_t> img = decode_image(read_file_bytes(f), f, image_size, n_colors, centercrop);
       std::copy(img.begin(), img.end(), bytes.begin() + i * m);
     } catch (const std::exception& e) {  // exceptions must not leave an OpenMP region
       failure[size_t(i)] = e.what();
     }
-    stbi_image_free(rgb);
   }
 
   // Report and compact in file order, so messages and the kept samples do not depend on threads.

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dataset.h"
 
@@ -19,7 +20,15 @@ namespace mmgan::data {
 // Unreadable files: on_bad "skip" warns on stderr naming each and counts them in `skipped`; "stop"
 // throws naming the file and the decoder's reason. A missing path, or a folder without images,
 // is an error naming the path.
+// Directory symlinks are followed, but a directory (by its canonical path) and a file are read
+// once: a link back to an ancestor (a/up -> ..) neither loops nor multiplies the data.
 Dataset load_image_folder(const std::string& dir, int64_t image_size, int64_t n_colors = 3, int64_t centercrop = 0,
                           const std::string& on_bad = "skip");
+
+// One encoded image (the file's bytes) -> planar [n_colors, image_size, image_size] bytes, as
+// load_image_folder prepares each file: the decoder the fuzz target drives. Throws naming `name`
+// and the decoder's reason; images over kMaxImagePixels are refused before they are decoded.
+std::vector<uint8_t> decode_image(const std::vector<uint8_t>& encoded, const std::string& name, int64_t image_size,
+                                  int64_t n_colors = 3, int64_t centercrop = 0);
 
 }  // namespace mmgan::data

@@ -8,10 +8,14 @@
 #include <cstdio>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <set>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.h"
+#include "engine/checked_math.h"
 #include "error.h"
 #include "ops.h"
 
@@ -120,74 +124,141 @@ void save_safetensors(const std::string& path, const SafeTensors& st) {
 }
 
 SafeTensors load_safetensors(const std::string& path) {
+  std::error_code ec;
+  MMGAN_CHECK(!std::filesystem::is_directory(path, ec), "safetensors file '", path, "' is a directory, not a file");
   std::ifstream f(path, std::ios::binary);
   MMGAN_CHECK(f.good(), "cannot open safetensors file '", path, "': ", std::strerror(errno));
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  MMGAN_CHECK(!f.bad(), "cannot read safetensors file '", path, "'");
+  return parse_safetensors(bytes, path);
+}
+
+namespace {
+// A size or offset in the header: a JSON integer >= 0, not a float (1.5 would be truncated) and not
+// above 2^53 (what every JSON reader represents exactly).
+uint64_t header_size(const nlohmann::json& v, const std::string& path, const std::string& name, const char* what) {
+  MMGAN_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0), "safetensors file '",
+              path, "': tensor '", name, "' has a ", what, " that is not a non-negative integer: ", v.dump());
+  const uint64_t u = v.get<uint64_t>();
+  MMGAN_CHECK(u <= (uint64_t(1) << 53), "safetensors file '", path, "': tensor '", name, "' has a ", what, " of ", u,
+              ", beyond 2^53");
+  return u;
+}
+}  // namespace
+
+SafeTensors parse_safetensors(const std::string& bytes, const std::string& path) {
   MMGAN_CHECK(bytes.size() >= 8, "safetensors file '", path, "' is truncated (", bytes.size(), " bytes)");
   uint64_t hl = 0;
   std::memcpy(&hl, bytes.data(), 8);
   MMGAN_CHECK(hl <= bytes.size() - 8, "safetensors file '", path, "': header length ", hl, " exceeds the file size ",
               bytes.size());
   nlohmann::json header;
+  bool duplicate = false;
+  std::string duplicate_key;
+  std::set<std::string> top_keys;
+  // The JSON reader keeps the last of repeated keys silently; the format has each tensor once.
+  const nlohmann::json::parser_callback_t note_keys = [&](int depth, nlohmann::json::parse_event_t event,
+                                                          nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::key && depth == 1 && !top_keys.insert(parsed.get<std::string>()).second) {
+      duplicate = true;
+      duplicate_key = parsed.get<std::string>();
+    }
+    return true;
+  };
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + int64_t(hl));
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + int64_t(hl), note_keys);
   } catch (const std::exception& e) {
     MMGAN_FAIL("safetensors file '", path, "': header is not valid JSON: ", e.what());
   }
   MMGAN_CHECK(header.is_object(), "safetensors file '", path, "': header is not a JSON object");
+  MMGAN_CHECK(!duplicate, "safetensors file '", path, "': key '", duplicate_key, "' appears twice in the header");
   const char* data = bytes.data() + 8 + hl;
   const uint64_t data_size = bytes.size() - 8 - hl;
   SafeTensors st;
-  std::vector<std::pair<uint64_t, std::string>> by_offset;
+  struct Span {
+    uint64_t begin, end;
+    std::string name;
+    bool operator<(const Span& o) const { return std::tie(begin, end) < std::tie(o.begin, o.end); }
+  };
+  std::vector<Span> spans;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     if (name == "__metadata__") {
+      MMGAN_CHECK(it->is_object(), "safetensors file '", path, "': __metadata__ is not an object");
       for (auto m = it->begin(); m != it->end(); ++m) {
         MMGAN_CHECK(m->is_string(), "safetensors file '", path, "': metadata '", m.key(), "' is not a string");
         st.metadata[m.key()] = m->get<std::string>();
       }
       continue;
     }
+    MMGAN_CHECK(it->is_object(), "safetensors file '", path, "': entry '", name, "' is not an object");
     try {
       const std::string d = it->at("dtype").get<std::string>();
-      const Shape shape = it->at("shape").get<Shape>();
-      const auto offs = it->at("data_offsets").get<std::vector<uint64_t>>();
       const size_t es = file_dtype_size(d);
       MMGAN_CHECK(es > 0, "safetensors file '", path, "': tensor '", name, "' has unsupported dtype ", d,
                   " (supported: F32, F64, I64, I32)");
-      MMGAN_CHECK(offs.size() == 2 && offs[0] <= offs[1] && offs[1] <= data_size, "safetensors file '", path,
-                  "': tensor '", name, "' has data offsets outside the data (file truncated?)");
-      for (auto n : shape) MMGAN_CHECK(n >= 0, "safetensors file '", path, "': tensor '", name, "' has a negative size");
-      const uint64_t n = uint64_t(shape_numel(shape));
-      MMGAN_CHECK(offs[1] - offs[0] == n * es, "safetensors file '", path, "': tensor '", name, "' of shape ",
-                  shape_str(shape), " and dtype ", d, " needs ", n * es, " bytes but has ", offs[1] - offs[0]);
-      Tensor t = empty(shape, d == "F32" ? DType::F32 : DType::F64);
-      const char* src = data + offs[0];
-      if (d == "F32" || d == "F64") {
-        if (n) std::memcpy(t.view().data, src, n * es);
-      } else {
-        double* p = t.data<double>();
-        for (uint64_t i = 0; i < n; ++i) {
-          if (d == "I64") {
-            int64_t v;
-            std::memcpy(&v, src + 8 * i, 8);
-            p[i] = double(v);
-          } else {
-            int32_t v;
-            std::memcpy(&v, src + 4 * i, 4);
-            p[i] = double(v);
-          }
-        }
-      }
-      st.tensors[name] = t;
+      const auto& jshape = it->at("shape");
+      const auto& joffs = it->at("data_offsets");
+      MMGAN_CHECK(jshape.is_array() && jshape.size() <= 16, "safetensors file '", path, "': tensor '", name,
+                  "' has a shape that is not a list of at most 16 sizes");
+      MMGAN_CHECK(joffs.is_array() && joffs.size() == 2, "safetensors file '", path, "': tensor '", name,
+                  "' needs data_offsets [begin, end]");
+      Shape shape;
+      for (const auto& v : jshape) shape.push_back(int64_t(header_size(v, path, name, "size")));
+      const uint64_t b = header_size(joffs[0], path, name, "data offset"), e = header_size(joffs[1], path, name,
+                                                                                             "data offset");
+      MMGAN_CHECK(b <= e && e <= data_size, "safetensors file '", path, "': tensor '", name, "' has data offsets [",
+                  b, ", ", e, "] outside the ", data_size, " data bytes (file truncated?)");
+      const int64_t n = checked_mul(shape_numel(shape), int64_t(es),
+                                    "safetensors file '" + path + "': tensor '" + name + "' of shape " + shape_str(shape));
+      MMGAN_CHECK(e - b == uint64_t(n), "safetensors file '", path, "': tensor '", name, "' of shape ",
+                  shape_str(shape), " and dtype ", d, " needs ", n, " bytes but has ", e - b);
+      spans.push_back({b, e, name});
       st.file_dtype[name] = d;
-      by_offset.push_back({offs[0], name});
     } catch (const nlohmann::json::exception& e) {
       MMGAN_FAIL("safetensors file '", path, "': entry '", name, "' is malformed: ", e.what());
     }
   }
-  std::sort(by_offset.begin(), by_offset.end());
-  for (auto& [o, name] : by_offset) st.names.push_back(name);
+  // The format's rule: the tensors' byte ranges tile the data buffer exactly, no holes or overlaps
+  // (an overlap would load one tensor's bytes as another's weights).
+  std::sort(spans.begin(), spans.end());
+  uint64_t at = 0;
+  for (const Span& s : spans) {
+    MMGAN_CHECK(s.begin == at, "safetensors file '", path, "': tensor '", s.name, "' starts at data byte ", s.begin,
+                s.begin < at ? ", overlapping the tensor before it" : ", leaving a hole after the tensor before it",
+                " (expected ", at, ")");
+    at = s.end;
+  }
+  MMGAN_CHECK(at == data_size, "safetensors file '", path, "': the tensors cover ", at, " of the ", data_size,
+              " data bytes (trailing bytes)");
+  for (const Span& s : spans) {
+    const std::string& d = st.file_dtype[s.name];
+    const Shape shape = header.at(s.name).at("shape").get<Shape>();
+    Tensor t = empty(shape, d == "F32" ? DType::F32 : DType::F64);
+    const char* src = data + s.begin;
+    const uint64_t n = uint64_t(t.numel());
+    if (d == "F32" || d == "F64") {
+      if (n) std::memcpy(t.view().data, src, n * file_dtype_size(d));
+    } else {
+      double* p = t.data<double>();
+      for (uint64_t i = 0; i < n; ++i) {
+        if (d == "I64") {
+          int64_t v;
+          std::memcpy(&v, src + 8 * i, 8);
+          // Integers are held as doubles: beyond 2^53 they would not come back as written.
+          MMGAN_CHECK(v >= -(int64_t(1) << 53) && v <= (int64_t(1) << 53), "safetensors file '", path, "': tensor '",
+                      s.name, "' holds the integer ", v, ", beyond 2^53");
+          p[i] = double(v);
+        } else {
+          int32_t v;
+          std::memcpy(&v, src + 4 * i, 4);
+          p[i] = double(v);
+        }
+      }
+    }
+    st.tensors[s.name] = t;
+    st.names.push_back(s.name);
+  }
   return st;
 }
 

@@ -29,6 +29,11 @@ struct SafeTensors {
 
 void save_safetensors(const std::string& path, const SafeTensors& st);
 SafeTensors load_safetensors(const std::string& path);
+// The parser itself, on a file's bytes (`source` names it in errors); load_safetensors reads the
+// file and calls this, the fuzz target calls it directly. Strict, as the format requires: integer
+// sizes and offsets, offsets that tile the data buffer exactly (no holes, no overlaps), each key
+// once, supported dtypes only.
+SafeTensors parse_safetensors(const std::string& bytes, const std::string& source);
 
 // v as metadata text that std::stod reads back bit for bit (%.17g): metadata values are strings.
 std::string exact_text(double v);

@@ -2,13 +2,18 @@
 
 #include <sstream>
 
+#include "engine/checked_math.h"
 #include "error.h"
 
 namespace mmgan {
 
 int64_t shape_numel(const Shape& s) {
+  // Shapes come from files (safetensors) and flags: a product that wraps would pass size checks.
   int64_t n = 1;
-  for (auto d : s) n *= d;
+  for (auto d : s) {
+    MMGAN_CHECK(d >= 0, "shape ", shape_str(s), " has a negative size");
+    n = checked_mul(n, d, "shape " + shape_str(s));
+  }
   return n;
 }
 
@@ -38,7 +43,7 @@ Shape contiguous_strides(const Shape& s) {
   int64_t acc = 1;
   for (size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= s[i];
+    acc = checked_mul(acc, s[i], "shape " + shape_str(s));
   }
   return st;
 }

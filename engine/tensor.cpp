@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "autograd/grad_mode.h"
+#include "engine/checked_math.h"
 #include "autograd/node.h"
 #include "backend.h"
 #include "error.h"
@@ -176,7 +177,13 @@ Tensor& Tensor::normal_(double mean, double std, Generator& gen) {
 
 Tensor empty(const Shape& s, DType t, Device d) {
   for (auto n : s) MMGAN_CHECK(n >= 0, "empty: negative size in shape ", shape_str(s));
-  auto st = std::make_shared<Storage>(d, size_t(shape_numel(s)) * kernels::dtype_size(t));
+  const int64_t bytes = checked_mul(shape_numel(s), int64_t(kernels::dtype_size(t)), "empty: shape " + shape_str(s));
+  std::shared_ptr<Storage> st;
+  try {
+    st = std::make_shared<Storage>(d, size_t(bytes));
+  } catch (const std::bad_alloc&) {
+    MMGAN_FAIL("out of memory: a tensor of shape ", shape_str(s), " needs ", bytes, " bytes on ", d.str());
+  }
   return Tensor(std::make_shared<TensorImpl>(std::move(st), 0, s, contiguous_strides(s), t));
 }
 
