@@ -96,11 +96,4 @@ std::string scratch_file(const std::string& name, const uint8_t* data, size_t si
   return p.string();
 }
 
-std::string scratch_dir(const std::string& name) {
-  const fs::path p = scratch() / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
-
 }  // namespace mmgan::fuzz

@@ -8,13 +8,14 @@
 // report, std::bad_alloc from a size that was not checked, or any other exception type (a check
 // that is missing, e.g. std::invalid_argument from std::stoll).
 //
-// Inputs (fuzz/corpus/<target>/ holds examples, written by fuzz/make_corpus.py):
-//   safetensors  a .safetensors file: load_safetensors
+// Inputs (fuzz/corpus/<target>/ holds examples, written by fuzz/make_corpus.py); each target
+// calls the parser the loader runs on a file's bytes:
+//   safetensors  a .safetensors file: parse_safetensors
 //   idx          [options byte][u32 LE n][n bytes: images idx3 file][rest: labels idx1 file]:
-//                load_fashion_mnist of the two, fit "resize" to 1..48 pixels or "pad" to 32
-//   cifar10      [options byte][a CIFAR-10 binary batch]: load_cifar10, 32x32 or resized to 1..48
-//   image        [options byte][an image file (PNG, JPEG, BMP, GIF, ...)]: load_image_folder of a
-//                folder holding it, grey or RGB, centre-cropped or not, resized to 4..32 pixels
+//                fashion_mnist_from_idx, fit "resize" to 1..48 pixels or "pad" to 32
+//   cifar10      a CIFAR-10 binary batch: append_cifar10_batch
+//   image        [options byte][an image file (PNG, JPEG, BMP, GIF, ...)]: decode_image, grey or
+//                RGB, centre-cropped or not, resized to 4..32 pixels
 //   config       config.json text: config_from_json, resolve, net; a configuration that resolves
 //                must survive to_json -> config_from_json unchanged
 //   checkpoint   a checkpoint.safetensors file: Trainer::load_checkpoint of a trainer with tiny
@@ -48,12 +49,10 @@ struct Outcome {
 Outcome run(const Target& t, const uint8_t* data, size_t size);
 
 // Writes bytes to `name` in this process's scratch folder (tmpfs when there is one, removed at
-// exit) and returns its path: for parsers that read files.
+// exit) and returns its path: for entry points that read files (Trainer::load_checkpoint).
 std::string scratch_file(const std::string& name, const uint8_t* data, size_t size);
 // The path `name` would have in the scratch folder (for files a parser writes).
 std::string scratch_path(const std::string& name);
-// A folder of its own in the scratch folder, emptied.
-std::string scratch_dir(const std::string& name);
 
 // The configuration of the checkpoint target's trainer: 1x16x16 images, DCGAN with 4 channels.
 // The committed seed checkpoint is one of its checkpoints (fuzz/make_corpus.py).

@@ -1,6 +1,7 @@
-// Fuzz target "idx": a Fashion-MNIST images file and labels file (gzipped or plain) through
-// load_fashion_mnist. Input: [options][u32 LE n][n bytes: images][rest: labels]; options bit 0
-// picks fit "resize" (to 1 + (options >> 1) % 48 pixels) over "pad" (to 32).
+// Fuzz target "idx": a Fashion-MNIST images file and labels file (decompressed bytes) through
+// fashion_mnist_from_idx (what load_fashion_mnist runs on the files). Input: [options][u32 LE n]
+// [n bytes: images][rest: labels]; options bit 0 picks fit "resize" (to 1 + (options >> 1) % 48
+// pixels) over "pad" (to 32).
 #include <algorithm>
 #include <cstring>
 
@@ -16,12 +17,10 @@ void fuzz_idx(const uint8_t* data, size_t size) {
   std::memcpy(&n, data + 1, 4);
   data += 5, size -= 5;
   n = uint32_t(std::min<size_t>(n, size));
-  const std::string dir = scratch_dir("idx");
-  scratch_file("idx/train-images-idx3-ubyte", data, n);
-  scratch_file("idx/train-labels-idx1-ubyte", data + n, size - n);
+  const std::vector<uint8_t> images(data, data + n), labels(data + n, data + size);
   const bool resize = options & 1;
   const int64_t image_size = resize ? 1 + (options >> 1) % 48 : 32;
-  (void)data::load_fashion_mnist(dir, true, image_size, resize ? "resize" : "pad");
+  (void)data::fashion_mnist_from_idx(images, "images", labels, "labels", image_size, resize ? "resize" : "pad");
 }
 
 }  // namespace mmgan::fuzz

@@ -51,16 +51,12 @@ def idx_corpus():
     for split, n, opts in [("train", 2, 0), ("t10k", 3, 1 | (27 << 1)), ("train", 1, 1 | (7 << 1))]:
         images, labels = idx_head(split, "images", n), idx_head(split, "labels", n)
         write("idx", f"{split}-{n}-opts{opts}", bytes([opts]) + struct.pack("<I", len(images)) + images + labels)
-    images, labels = gzip.compress(idx_head("train", "images", 2), mtime=0), gzip.compress(idx_head("train", "labels", 2), mtime=0)
-    write("idx", "train-2-gzipped", bytes([0]) + struct.pack("<I", len(images)) + images + labels)
-
 
 def cifar_corpus(cifar):
     with open(cifar, "rb") as f:
         raw = f.read(2 * 3073)
-    write("cifar10", "two-records-32", bytes([0]) + raw)
-    write("cifar10", "two-records-resized-17", bytes([16]) + raw)
-    write("cifar10", "one-record-resized-5", bytes([4]) + raw[:3073])
+    write("cifar10", "two-records", raw)
+    write("cifar10", "one-record", raw[:3073])
     return np.frombuffer(raw[1:3073], np.uint8).reshape(3, 32, 32).transpose(1, 2, 0)
 
 
