@@ -2,6 +2,8 @@
 // conversion, and Sequential's forward.
 #include "module.h"
 
+#include <cmath>
+
 #include <set>
 #include <sstream>
 
@@ -69,9 +71,27 @@ void Module::load_state_dict(const SafeTensors& st, const std::string& prefix, b
       return;
     }
     const Tensor& src = st.at(n);
-    if (src.shape() != s.tensor.shape())
+    if (src.shape() != s.tensor.shape()) {
       problems.push_back("shape mismatch for '" + n + "': file has " + shape_str(src.shape()) + ", model has " +
                          shape_str(s.tensor.shape()));
+      return;
+    }
+    // Integers where the model holds real numbers (or the reverse) mean the file is not what it claims.
+    const auto fd = st.file_dtype.find(n);
+    const std::string file_dtype = fd == st.file_dtype.end() ? "" : fd->second;
+    const bool want_int = s.file_dtype == "I64" || s.file_dtype == "I32";
+    const bool has_int = file_dtype == "I64" || file_dtype == "I32";
+    if (!file_dtype.empty() && want_int != has_int) {
+      problems.push_back("'" + n + "' is stored as " + file_dtype + ", but the model holds " +
+                         (want_int ? "an integer count" : "real numbers"));
+      return;
+    }
+    for (const double v : src.to_vector())
+      if (!std::isfinite(v) || (want_int && v < 0)) {
+        problems.push_back("'" + n + "' holds " + (std::isfinite(v) ? "a negative count " : "a non-finite value ") +
+                           std::to_string(v));
+        return;
+      }
   });
   if (strict)
     for (const std::string& n : st.names)

@@ -7,6 +7,7 @@
 // losses, the 3 reductions and BatchNorm on/off rotating through them, so every value of every
 // option, and every (norm, form, location) triple, is covered.
 #include "test_util.h"
+#include "trainer/commands.h"
 #include "trainer/trainer.h"
 
 namespace mmgan {
@@ -50,7 +51,7 @@ TEST(StepParity, EveryLossNormFormAndLocationMatchesTheOfficialIteration) {
         c.lr_D = 0.01;  // a large step, so D after Adam visibly differs from D before
         trainer::Trainer t(c, ds);
         SafeTensors st;
-        t.step(&st);
+        trainer::dump_step(t, st);
         st.metadata["config"] = trainer::to_json(t.config());
         const std::string path = (dir / ("step" + std::to_string(k) + ".safetensors")).string();
         save_safetensors(path, st);

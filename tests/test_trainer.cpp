@@ -5,6 +5,7 @@
 
 #include "test_util.h"
 #include "trainer/run.h"
+#include "trainer/commands.h"
 #include "trainer/trainer.h"
 
 namespace mmgan {
@@ -229,7 +230,7 @@ SafeTensors captured_step(TrainConfig c, const std::string& device) {
   Trainer t(c, tiny_dataset());
   t.step();  // the second iteration: Adam state and BatchNorm running statistics are non-trivial
   SafeTensors st;
-  t.step(&st);
+  trainer::dump_step(t, st);
   return st;
 }
 

@@ -98,8 +98,13 @@ int main(int argc, char** argv) {
       "Train a GAN. Defaults: DCGAN32 on Fashion-MNIST (Debian's dataset-fashion-mnist), HingeGAN + L-infinity hinge "
       "gradient penalty, lambda 20 (the paper's best setting), Adam 2e-4 (0.5, 0.999), batch 32.");
   tools::add_train_flags(train, train_flags);
-  train->add_option("--resume", resume, "continue the run in this run folder from its checkpoint (bit-identical)");
-  train->add_option("--resume_n_iter", resume_n_iter, "with --resume: train to this many iterations");
+  auto* resume_opt = train->add_option(
+      "--resume", resume,
+      "continue the run in this run folder from its checkpoint (bit-identical); its configuration is kept, only "
+      "--n_iter, --print_every, --log_every, --margin_every, --save_every, --fid_every, --device and --graph may be "
+      "given with it");
+  auto* resume_n_iter_opt =
+      train->add_option("--resume_n_iter", resume_n_iter, "with --resume: train to this many iterations (= --n_iter)");
 
   std::string ckpt, out = "samples.png";
   int64_t n = 64, sample_seed = 0;
@@ -192,10 +197,9 @@ int main(int argc, char** argv) {
     if (fid->parsed()) trainer::fid_command(fid_ckpt, fid_ref, fid_opts);
     if (margins->parsed()) lab::margin_lab(margin_opts);
     if (train->parsed()) {
-      trainer::RunOptions o;
-      o.resume_dir = resume;
-      o.n_iter_override = resume_n_iter;
-      trainer::train(resume.empty() ? tools::finish_train_flags(train_flags) : trainer::TrainConfig{}, o);
+      const trainer::RunOptions o = tools::resume_options(train_flags, resume, resume_opt->count() > 0, resume_n_iter,
+                                                          resume_n_iter_opt->count() > 0);
+      trainer::train(o.resume_dir.empty() ? tools::finish_train_flags(train_flags) : trainer::TrainConfig{}, o);
     }
     if (sample->parsed()) {
       trainer::sample_from_checkpoint(ckpt, n, uint64_t(sample_seed), out, running_stats);

@@ -1,6 +1,7 @@
 // Flag definitions of train_flags.h.
 #include "train_flags.h"
 
+#include <cmath>
 #include <set>
 
 #include "engine/error.h"
@@ -26,6 +27,7 @@ std::vector<std::string> normalise_bool_args(int argc, char** argv) {
 }
 
 void add_data_flags(CLI::App* c, TrainFlags& f) {
+  f.app = c;
   trainer::TrainConfig& g = f.cfg;
   c->add_option("--dataset,--data", g.dataset, "fashion-mnist (default, from Debian's dataset-fashion-mnist), cifar10, folder")
       ->capture_default_str();
@@ -42,7 +44,13 @@ void add_data_flags(CLI::App* c, TrainFlags& f) {
       ->capture_default_str();
 }
 
+bool TrainFlags::given(const std::string& flag) const {
+  const CLI::Option* o = app ? app->get_option_no_throw(flag) : nullptr;
+  return o && o->count() > 0;
+}
+
 void add_train_flags(CLI::App* c, TrainFlags& f) {
+  f.app = c;
   trainer::TrainConfig& g = f.cfg;
   add_data_flags(c, f);
   // Networks.
@@ -129,7 +137,14 @@ trainer::TrainConfig finish_train_flags(TrainFlags& f) {
   if (f.arch == "0" || f.arch == "dcgan") c.arch = 0;
   else if (f.arch == "1" || f.arch == "cnn" || f.arch == "standard-cnn") c.arch = 1;
   else MMGAN_FAIL("--arch: unknown architecture '", f.arch, "' (0/dcgan or 1/cnn)");
-  if (f.lr > 0) c.lr_D = c.lr_G = f.lr;
+  if (f.given("--lr")) {
+    MMGAN_CHECK(!f.given("--lr_D") && !f.given("--lr_G"), "--lr sets both learning rates: give it or --lr_D/--lr_G, "
+                "not both");
+    MMGAN_CHECK(std::isfinite(f.lr) && f.lr > 0, "--lr must be a positive finite number, got ", f.lr);
+    c.lr_D = c.lr_G = f.lr;
+  }
+  MMGAN_CHECK(!(f.given("--grad_penalty") && f.given("--no_grad_penalty") && c.grad_penalty && c.no_grad_penalty),
+              "--grad_penalty and --no_grad_penalty contradict each other");
   const int margin_flags = int(f.l1_margin) + int(f.linf_margin) + int(f.l1_margin_smoothmax) + int(f.l1_margin_logsumexp);
   MMGAN_CHECK(margin_flags <= 1, "--l1_margin, --linf_margin, --l1_margin_smoothmax and --l1_margin_logsumexp exclude "
               "each other");
@@ -149,6 +164,35 @@ trainer::TrainConfig finish_train_flags(TrainFlags& f) {
   MMGAN_CHECK(!(c.no_grad_penalty && c.penalty.augmented), "--grad_penalty_aug needs the penalty (drop --no_grad_penalty)");
   c.resolve();
   return c;
+}
+
+trainer::RunOptions resume_options(const TrainFlags& f, const std::string& resume_dir, bool resume_given,
+                                   int64_t resume_n_iter, bool resume_n_iter_given) {
+  trainer::RunOptions o;
+  if (!resume_given) {
+    MMGAN_CHECK(!resume_n_iter_given, "--resume_n_iter needs --resume (a fresh run takes --n_iter)");
+    return o;
+  }
+  MMGAN_CHECK(!resume_dir.empty(), "--resume needs a run folder, got an empty path");
+  o.resume_dir = resume_dir;
+  const std::vector<std::string> keys = trainer::resumable_keys();
+  for (const CLI::Option* opt : f.app->get_options()) {
+    if (opt->count() == 0 || opt->check_name("--resume") || opt->check_name("--resume_n_iter")) continue;
+    bool ok = false;
+    for (const std::string& k : keys)
+      if (opt->check_name("--" + k)) ok = true, o.override_keys.push_back(k);
+    MMGAN_CHECK(ok, opt->get_name(), " cannot be given with --resume: the checkpoint's configuration is kept (only ",
+                "--n_iter, --print_every, --log_every, --margin_every, --save_every, --fid_every, --device and --graph ",
+                "may change)");
+  }
+  o.overrides = f.cfg;
+  if (resume_n_iter_given) {
+    MMGAN_CHECK(!f.given("--n_iter"), "--resume_n_iter and --n_iter both set the iterations: give one");
+    MMGAN_CHECK(resume_n_iter >= 1, "--resume_n_iter must be >= 1, got ", resume_n_iter);
+    o.overrides.n_iter = resume_n_iter;
+    o.override_keys.push_back("n_iter");
+  }
+  return o;
 }
 
 }  // namespace mmgan::tools

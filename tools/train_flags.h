@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "trainer/config.h"
+#include "trainer/run.h"
 
 namespace mmgan::tools {
 
@@ -17,6 +18,8 @@ struct TrainFlags {
   bool l1_margin = false, linf_margin = false, l1_margin_smoothmax = false, l1_margin_logsumexp = false;
   bool real_only = false, fake_only = false, cifar10 = false;
   double lr = -1;
+  const CLI::App* app = nullptr;  // the command these flags were added to: which flags were given
+  bool given(const std::string& flag) const;
 };
 
 void add_train_flags(CLI::App* cmd, TrainFlags& f);
@@ -24,6 +27,11 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f);
 void add_data_flags(CLI::App* cmd, TrainFlags& f);
 // Applies aliases and the official margin flags to f.cfg; throws naming conflicting flags.
 trainer::TrainConfig finish_train_flags(TrainFlags& f);
+// `mmgan train --resume DIR`: the checkpoint's configuration is the authority; only the resumable
+// flags (trainer::resumable_keys: --n_iter, the cadences, --device, --graph) may be given with it,
+// and they are applied. Any other flag is an error naming it; so is --resume_n_iter without --resume.
+trainer::RunOptions resume_options(const TrainFlags& f, const std::string& resume_dir, bool resume_given,
+                                   int64_t resume_n_iter, bool resume_n_iter_given);
 // Rewrites "--flag True" into "--flag=True" for the boolean flags (the official code's form).
 std::vector<std::string> normalise_bool_args(int argc, char** argv);
 

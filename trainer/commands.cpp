@@ -31,10 +31,57 @@ void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t s
   save_image_grid((*G)(z), png_path);
 }
 
+namespace {
+
+// Records one iteration under the official code's key names (tests/oracle/step_dump.py reads them).
+class DumpObserver : public StepObserver {
+ public:
+  explicit DumpObserver(SafeTensors& st) : st_(st) {}
+  void before(Trainer& t) override {
+    st_.add_all(t.generator().state_dict(), "G.");
+    st_.add_all(t.discriminator().state_dict(), "D.");
+  }
+  void critic_step(Trainer& t, const CriticStep& s) override {
+    st_.add("x_real", s.x_real.clone());
+    st_.add("z_D", s.z);
+    if (s.u.defined()) st_.add("u", s.u);
+    st_.add("loss_D", s.loss);
+    if (s.penalty_term.defined()) {
+      st_.add("penalty", s.penalty);
+      st_.add("penalty_term", s.penalty_term.detach());
+    }
+    add_grads("grad.D.", t.discriminator(), s.grads);
+  }
+  void critic_updated(Trainer& t) override { st_.add_all(t.discriminator().state_dict(), "D_after."); }
+  void generator_step(Trainer& t, const GeneratorStep& s) override {
+    st_.add("z_G", s.z);
+    if (s.x_real.defined()) st_.add("x_real_G", s.x_real.clone());
+    st_.add("loss_G", s.loss);
+    add_grads("grad.G.", t.generator(), s.grads);
+  }
+
+ private:
+  void add_grads(const std::string& prefix, nn::Module& m, const std::vector<Tensor>& grads) {
+    const auto named = m.named_parameters();
+    for (size_t i = 0; i < named.size(); ++i)
+      st_.add(prefix + named[i].first, grads[i].defined() ? grads[i] : zeros_like(named[i].second));
+  }
+  SafeTensors& st_;
+};
+
+}  // namespace
+
+void dump_step(Trainer& t, SafeTensors& st) {
+  MMGAN_CHECK(t.config().Diters == 1 && t.config().Giters == 1,
+              "step-dump records one D and one G step: use --Diters 1 --Giters 1");
+  DumpObserver dump(st);
+  t.step(&dump);
+}
+
 void step_dump(TrainConfig cfg, const std::string& out_path) {
   Trainer t(std::move(cfg));
   SafeTensors st;
-  t.step(&st);
+  dump_step(t, st);
   st.metadata["config"] = to_json(t.config());
   st.metadata["format"] = "mmgan-step-dump-1";
   save_safetensors(out_path, st);

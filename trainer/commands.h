@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config.h"
+#include "trainer.h"
 #include "engine/random.h"
 #include "models/module.h"
 
@@ -26,5 +27,7 @@ void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t s
 // official key names), D after its update (D_after.*), the losses and penalty, and the gradient of
 // every parameter (grad.D.*, grad.G.*); the configuration is the header's metadata ("config").
 void step_dump(TrainConfig cfg, const std::string& out_path);
+// One eager iteration of t, recording into st what step_dump writes.
+void dump_step(Trainer& t, SafeTensors& st);
 
 }  // namespace mmgan::trainer

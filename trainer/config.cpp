@@ -1,6 +1,10 @@
 // TrainConfig: defaults, consistency checks and JSON (nlohmann_json) round trip.
 #include "config.h"
 
+#include <algorithm>
+#include <cmath>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
@@ -24,6 +28,15 @@ nn::NetConfig TrainConfig::net() const {
   n.leaky_slope = leaky_slope;
   n.dtype = dtype == "float64" ? DType::F64 : DType::F32;
   return n;
+}
+
+void check_run_name(const std::string& name) {
+  // The name is one folder inside --output_folder: nothing that climbs out of it or hides a line.
+  MMGAN_CHECK(name.size() <= 200, "--run_name is ", name.size(), " characters long (at most 200)");
+  MMGAN_CHECK(name != "." && name != "..", "--run_name '", name, "' is not a folder name");
+  for (const char ch : name)
+    MMGAN_CHECK(ch != '/' && ch != '\\' && (unsigned char)(ch) >= 0x20 && ch != 0x7f, "--run_name must be one folder name "
+                "without '/', '\\' or control characters (it goes inside --output_folder), got '", name, "'");
 }
 
 bool TrainConfig::penalty_on() const {
@@ -50,7 +63,17 @@ void TrainConfig::resolve() {
   MMGAN_CHECK(batch_size >= 2, "--batch_size must be >= 2 (BatchNorm and the penalty need a batch), got ", batch_size);
   MMGAN_CHECK(n_iter >= 1, "--n_iter must be >= 1, got ", n_iter);
   MMGAN_CHECK(Diters >= 1 && Giters >= 1, "--Diters and --Giters must be >= 1");
-  MMGAN_CHECK(lr_D > 0 && lr_G > 0, "--lr_D and --lr_G must be positive");
+  // NaN fails every comparison, so each number is checked to be finite before its range.
+  const std::pair<const char*, double> numbers[] = {{"--lr_D", lr_D},         {"--lr_G", lr_G},     {"--beta1", beta1},
+                                                    {"--beta2", beta2},       {"--decay", decay},   {"--penalty", penalty.lambda},
+                                                    {"--weight_decay", weight_decay}, {"--rho", penalty.rho},
+                                                    {"--smoothmax", penalty.smoothmax}, {"--leaky_slope", leaky_slope}};
+  for (const auto& [flag, v] : numbers) MMGAN_CHECK(std::isfinite(v), flag, " must be a finite number, got ", v);
+  MMGAN_CHECK(lr_D > 0 && lr_G > 0, "--lr_D and --lr_G must be positive, got ", lr_D, " and ", lr_G);
+  MMGAN_CHECK(weight_decay >= 0, "--weight_decay must be >= 0, got ", weight_decay);
+  MMGAN_CHECK(penalty.rho >= 0, "--rho must be >= 0, got ", penalty.rho);
+  MMGAN_CHECK(penalty.smoothmax > 0, "--smoothmax must be positive, got ", penalty.smoothmax);
+  check_run_name(run_name);
   MMGAN_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "--beta1 and --beta2 must be in [0, 1)");
   MMGAN_CHECK(decay >= 0 && decay < 1, "--decay must be in [0, 1), got ", decay);
   MMGAN_CHECK(z_size >= 1 && G_h_size >= 1 && D_h_size >= 1, "--z_size, --G_h_size and --D_h_size must be positive");
@@ -74,64 +97,80 @@ void TrainConfig::resolve() {
   nn::check_config(net());
 }
 
-std::string to_json(const TrainConfig& c) {
+namespace {
+
+// Field values <-> JSON. Enums are stored by name, the loss by the official number.
+template <class T>
+json encode(const T& v) {
+  return json(v);
+}
+json encode(losses::GanLoss v) { return int(v); }
+json encode(losses::GpNorm v) { return losses::to_string(v); }
+json encode(losses::GpForm v) { return losses::to_string(v); }
+json encode(losses::GpReduction v) { return losses::to_string(v); }
+json encode(losses::GpWhere v) { return losses::to_string(v); }
+
+// Exact types only: 2.5 for an integer field, "1" for a number, 1 for a bool are errors, not casts.
+void decode(const json& j, std::string& v) {
+  MMGAN_CHECK(j.is_string(), "expected a string");
+  v = j.get<std::string>();
+}
+void decode(const json& j, bool& v) {
+  MMGAN_CHECK(j.is_boolean(), "expected true or false");
+  v = j.get<bool>();
+}
+void decode(const json& j, int64_t& v) {
+  MMGAN_CHECK(j.is_number_integer() && (!j.is_number_unsigned() || j.get<uint64_t>() <= uint64_t(INT64_MAX)),
+              "expected an integer");
+  v = j.get<int64_t>();
+}
+void decode(const json& j, int& v) {
+  int64_t w = 0;
+  decode(j, w);
+  MMGAN_CHECK(w >= INT32_MIN && w <= INT32_MAX, "expected a small integer");
+  v = int(w);
+}
+void decode(const json& j, double& v) {
+  MMGAN_CHECK(j.is_number(), "expected a number");
+  v = j.get<double>();
+}
+void decode(const json& j, losses::GanLoss& v) {
+  int w = 0;
+  decode(j, w);
+  v = losses::parse_gan_loss(std::to_string(w));
+}
+template <class E, class Parse>
+void decode_enum(const json& j, E& v, Parse parse) {
+  std::string s;
+  decode(j, s);
+  v = parse(s);
+}
+void decode(const json& j, losses::GpNorm& v) { decode_enum(j, v, losses::parse_gp_norm); }
+void decode(const json& j, losses::GpForm& v) { decode_enum(j, v, losses::parse_gp_form); }
+void decode(const json& j, losses::GpReduction& v) { decode_enum(j, v, losses::parse_gp_reduction); }
+void decode(const json& j, losses::GpWhere& v) { decode_enum(j, v, losses::parse_gp_where); }
+
+json to_object(const TrainConfig& c) {
   json j;
-  j["dataset"] = c.dataset;
-  j["input_folder"] = c.input_folder;
-  j["image_size"] = c.image_size;
-  j["n_colors"] = c.n_colors;
-  j["centercrop"] = c.centercrop;
-  j["fmnist_fit"] = c.fmnist_fit;
-  j["on_bad_image"] = c.on_bad_image;
-  j["arch"] = c.arch;
-  j["z_size"] = c.z_size;
-  j["G_h_size"] = c.G_h_size;
-  j["D_h_size"] = c.D_h_size;
-  j["no_batch_norm_G"] = c.no_batch_norm_G;
-  j["no_batch_norm_D"] = c.no_batch_norm_D;
-  j["spectral"] = c.spectral;
-  j["spectral_G"] = c.spectral_G;
-  j["leaky_slope"] = c.leaky_slope;
-  j["batch_size"] = c.batch_size;
-  j["n_iter"] = c.n_iter;
-  j["Diters"] = c.Diters;
-  j["Giters"] = c.Giters;
-  j["lr_D"] = c.lr_D;
-  j["lr_G"] = c.lr_G;
-  j["beta1"] = c.beta1;
-  j["beta2"] = c.beta2;
-  j["decay"] = c.decay;
-  j["weight_decay"] = c.weight_decay;
-  j["seed"] = c.seed;
-  j["resample"] = c.resample;
-  j["loss_D"] = int(c.loss);
+  visit_fields(c, [&](const char* key, const auto& field, bool) { j[key] = encode(field); });
+  return j;
+}
+
+}  // namespace
+
+std::vector<std::string> resumable_keys() {
+  std::vector<std::string> keys;
+  TrainConfig c;
+  visit_fields(c, [&](const char* key, const auto&, bool resumable) {
+    if (resumable) keys.push_back(key);
+  });
+  return keys;
+}
+
+std::string to_json(const TrainConfig& c) {
+  json j = to_object(c);
   j["loss_name"] = losses::gan_loss_name(c.loss);
-  j["grad_penalty"] = c.grad_penalty;
-  j["no_grad_penalty"] = c.no_grad_penalty;
   j["penalty_on"] = c.penalty_on();
-  j["penalty"] = c.penalty.lambda;
-  j["gp_norm"] = losses::to_string(c.penalty.norm);
-  j["penalty_type"] = losses::to_string(c.penalty.form);
-  j["reduction"] = losses::to_string(c.penalty.reduction);
-  j["gp_where"] = losses::to_string(c.penalty.where);
-  j["smoothmax"] = c.penalty.smoothmax;
-  j["grad_penalty_aug"] = c.penalty.augmented;
-  j["rho"] = c.penalty.rho;
-  j["output_folder"] = c.output_folder;
-  j["run_name"] = c.run_name;
-  j["print_every"] = c.print_every;
-  j["log_every"] = c.log_every;
-  j["margin_every"] = c.margin_every;
-  j["save_every"] = c.save_every;
-  j["n_samples"] = c.n_samples;
-  j["fid_every"] = c.fid_every;
-  j["fid_n"] = c.fid_n;
-  j["fid_features"] = c.fid_features;
-  j["fid_weights"] = c.fid_weights;
-  j["fid_stats"] = c.fid_stats;
-  j["device"] = c.device;
-  j["dtype"] = c.dtype;
-  j["graph"] = c.graph;
   return j.dump(2);
 }
 
@@ -142,74 +181,42 @@ TrainConfig config_from_json(const std::string& text, const std::string& source)
   } catch (const std::exception& e) {
     MMGAN_FAIL(source, ": not a valid configuration (", e.what(), ")");
   }
+  MMGAN_CHECK(j.is_object(), source, ": not a valid configuration (not a JSON object)");
   TrainConfig c;
-  auto get = [&](const char* key, auto& field) {
+  std::set<std::string> known(std::begin(kDerivedKeys), std::end(kDerivedKeys));
+  visit_fields(c, [&](const char* key, auto& field, bool) {
+    known.insert(key);
     if (!j.contains(key)) return;
     try {
-      j.at(key).get_to(field);
+      decode(j.at(key), field);
     } catch (const std::exception& e) {
-      MMGAN_FAIL(source, ": configuration field '", key, "' has the wrong type (", e.what(), ")");
+      MMGAN_FAIL(source, ": configuration field '", key, "' has a wrong value ", j.at(key).dump(), ": ", e.what());
     }
-  };
-  get("dataset", c.dataset);
-  get("input_folder", c.input_folder);
-  get("image_size", c.image_size);
-  get("n_colors", c.n_colors);
-  get("centercrop", c.centercrop);
-  get("fmnist_fit", c.fmnist_fit);
-  get("on_bad_image", c.on_bad_image);
-  get("arch", c.arch);
-  get("z_size", c.z_size);
-  get("G_h_size", c.G_h_size);
-  get("D_h_size", c.D_h_size);
-  get("no_batch_norm_G", c.no_batch_norm_G);
-  get("no_batch_norm_D", c.no_batch_norm_D);
-  get("spectral", c.spectral);
-  get("spectral_G", c.spectral_G);
-  get("leaky_slope", c.leaky_slope);
-  get("batch_size", c.batch_size);
-  get("n_iter", c.n_iter);
-  get("Diters", c.Diters);
-  get("Giters", c.Giters);
-  get("lr_D", c.lr_D);
-  get("lr_G", c.lr_G);
-  get("beta1", c.beta1);
-  get("beta2", c.beta2);
-  get("decay", c.decay);
-  get("weight_decay", c.weight_decay);
-  get("seed", c.seed);
-  get("resample", c.resample);
-  int loss = int(c.loss);
-  get("loss_D", loss);
-  c.loss = losses::parse_gan_loss(std::to_string(loss));
-  get("grad_penalty", c.grad_penalty);
-  get("no_grad_penalty", c.no_grad_penalty);
-  get("penalty", c.penalty.lambda);
-  std::string s;
-  if (j.contains("gp_norm")) get("gp_norm", s), c.penalty.norm = losses::parse_gp_norm(s);
-  if (j.contains("penalty_type")) get("penalty_type", s), c.penalty.form = losses::parse_gp_form(s);
-  if (j.contains("reduction")) get("reduction", s), c.penalty.reduction = losses::parse_gp_reduction(s);
-  if (j.contains("gp_where")) get("gp_where", s), c.penalty.where = losses::parse_gp_where(s);
-  get("smoothmax", c.penalty.smoothmax);
-  get("grad_penalty_aug", c.penalty.augmented);
-  get("rho", c.penalty.rho);
-  get("output_folder", c.output_folder);
-  get("run_name", c.run_name);
-  get("print_every", c.print_every);
-  get("log_every", c.log_every);
-  get("margin_every", c.margin_every);
-  get("save_every", c.save_every);
-  get("n_samples", c.n_samples);
-  get("fid_every", c.fid_every);
-  get("fid_n", c.fid_n);
-  get("fid_features", c.fid_features);
-  get("fid_weights", c.fid_weights);
-  get("fid_stats", c.fid_stats);
-  get("device", c.device);
-  get("dtype", c.dtype);
-  get("graph", c.graph);
-  c.penalty.enabled = c.penalty_on();
+  });
+  for (auto it = j.begin(); it != j.end(); ++it)
+    MMGAN_CHECK(known.count(it.key()), source, ": unknown configuration field '", it.key(), "'");
+  try {
+    c.resolve();
+  } catch (const std::exception& e) {
+    MMGAN_FAIL(source, ": impossible configuration: ", e.what());
+  }
   return c;
+}
+
+void copy_fields(const TrainConfig& from, TrainConfig& to, const std::vector<std::string>& keys) {
+  const json j = to_object(from);
+  visit_fields(to, [&](const char* key, auto& field, bool) {
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) decode(j.at(key), field);
+  });
+}
+
+std::string first_difference(const TrainConfig& a, const TrainConfig& b, bool fixed_only) {
+  const json ja = to_object(a), jb = to_object(b);
+  std::string first;
+  visit_fields(a, [&](const char* key, const auto&, bool resumable) {
+    if (first.empty() && !(fixed_only && resumable) && ja.at(key) != jb.at(key)) first = key;
+  });
+  return first;
 }
 
 }  // namespace mmgan::trainer

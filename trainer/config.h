@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "losses/gan_loss.h"
 #include "losses/gradient_penalty.h"
@@ -77,7 +78,86 @@ struct TrainConfig {
   void resolve();
 };
 
+// --run_name must name one folder inside --output_folder; throws naming the flag otherwise.
+void check_run_name(const std::string& name);
+
+// Every field of TrainConfig, declared once: its JSON key (the flag is "--" + key) and whether a
+// resumed run may change it. JSON in both directions, the resume rules and the round-trip test all
+// derive from this list, so a new field is one line here. `v(key, field, resumable)`.
+template <class Config, class Visitor>
+void visit_fields(Config& c, Visitor&& v) {
+  constexpr bool fixed = false, resumable = true;
+  v("dataset", c.dataset, fixed);
+  v("input_folder", c.input_folder, fixed);
+  v("image_size", c.image_size, fixed);
+  v("n_colors", c.n_colors, fixed);
+  v("centercrop", c.centercrop, fixed);
+  v("fmnist_fit", c.fmnist_fit, fixed);
+  v("on_bad_image", c.on_bad_image, fixed);
+  v("arch", c.arch, fixed);
+  v("z_size", c.z_size, fixed);
+  v("G_h_size", c.G_h_size, fixed);
+  v("D_h_size", c.D_h_size, fixed);
+  v("no_batch_norm_G", c.no_batch_norm_G, fixed);
+  v("no_batch_norm_D", c.no_batch_norm_D, fixed);
+  v("spectral", c.spectral, fixed);
+  v("spectral_G", c.spectral_G, fixed);
+  v("leaky_slope", c.leaky_slope, fixed);
+  v("batch_size", c.batch_size, fixed);
+  v("n_iter", c.n_iter, resumable);
+  v("Diters", c.Diters, fixed);
+  v("Giters", c.Giters, fixed);
+  v("lr_D", c.lr_D, fixed);
+  v("lr_G", c.lr_G, fixed);
+  v("beta1", c.beta1, fixed);
+  v("beta2", c.beta2, fixed);
+  v("decay", c.decay, fixed);
+  v("weight_decay", c.weight_decay, fixed);
+  v("seed", c.seed, fixed);
+  v("resample", c.resample, fixed);
+  v("loss_D", c.loss, fixed);
+  v("grad_penalty", c.grad_penalty, fixed);
+  v("no_grad_penalty", c.no_grad_penalty, fixed);
+  v("penalty", c.penalty.lambda, fixed);
+  v("gp_norm", c.penalty.norm, fixed);
+  v("penalty_type", c.penalty.form, fixed);
+  v("reduction", c.penalty.reduction, fixed);
+  v("gp_where", c.penalty.where, fixed);
+  v("smoothmax", c.penalty.smoothmax, fixed);
+  v("grad_penalty_aug", c.penalty.augmented, fixed);
+  v("rho", c.penalty.rho, fixed);
+  v("output_folder", c.output_folder, fixed);
+  v("run_name", c.run_name, fixed);
+  v("print_every", c.print_every, resumable);
+  v("log_every", c.log_every, resumable);
+  v("margin_every", c.margin_every, resumable);
+  v("save_every", c.save_every, resumable);
+  v("n_samples", c.n_samples, fixed);
+  v("fid_every", c.fid_every, resumable);
+  v("fid_n", c.fid_n, fixed);
+  v("fid_features", c.fid_features, fixed);
+  v("fid_weights", c.fid_weights, fixed);
+  v("fid_stats", c.fid_stats, fixed);
+  v("device", c.device, resumable);
+  v("dtype", c.dtype, fixed);
+  v("graph", c.graph, resumable);
+}
+
+// Keys written for readers (tools/plot_run.py, people) that are derived, never read back.
+inline constexpr const char* kDerivedKeys[] = {"loss_name", "penalty_on"};
+
+// The keys of the fields a resumed run may change (n_iter, cadences, device, graph).
+std::vector<std::string> resumable_keys();
+
 std::string to_json(const TrainConfig& c);
+// Strict: unknown keys and values of the wrong type are errors naming `source` and the key; keys
+// that are absent keep their defaults. The result is resolve()d, so impossible values are refused
+// here too, naming the file.
 TrainConfig config_from_json(const std::string& json, const std::string& source);
+// Copies the fields named by `keys` from `from` into `to`.
+void copy_fields(const TrainConfig& from, TrainConfig& to, const std::vector<std::string>& keys);
+// The first key (in table order) whose value differs between a and b, skipping resumable fields
+// when `fixed_only`; "" when they agree.
+std::string first_difference(const TrainConfig& a, const TrainConfig& b, bool fixed_only);
 
 }  // namespace mmgan::trainer

@@ -18,6 +18,8 @@
 
 #include "engine/safetensors.h"
 #include "fid.h"
+#include "metrics_log.h"
+#include "run_folder.h"
 #include "trainer.h"
 
 namespace mmgan::trainer {
@@ -32,40 +34,6 @@ std::string read_file(const fs::path& p) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
-}
-
-fs::path new_run_dir(const TrainConfig& c) {
-  std::string base = c.run_name;
-  if (base.empty()) {
-    base = losses::gan_loss_name(c.loss);
-    if (c.penalty_on()) {
-      base += '-';
-      base += losses::to_string(c.penalty.norm);
-      base += '-';
-      base += losses::to_string(c.penalty.form);
-    }
-    base += "-seed";
-    base += std::to_string(c.seed);
-  }
-  for (int k = 0;; ++k) {
-    const fs::path p = fs::path(c.output_folder) / (base + "-" + std::to_string(k));
-    if (!fs::exists(p)) return p;
-  }
-}
-
-// Keeps only the metric lines of iterations before `iteration` (a resumed run rewrites the rest).
-void truncate_metrics(const fs::path& p, int64_t iteration) {
-  if (!fs::exists(p)) return;
-  std::ifstream in(p);
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    try {
-      if (nlohmann::json::parse(line).at("iter").get<int64_t>() < iteration) kept += line + "\n";
-    } catch (const std::exception&) {
-      // A line cut short by a crash: dropped.
-    }
-  }
-  write_file_atomic(p.string(), kept);
 }
 
 std::string exact_short(double v) {
@@ -87,7 +55,7 @@ std::string duration(double s) {
 // and the best value so far, whose checkpoint is kept as best.safetensors.
 class FidTracker {
  public:
-  FidTracker(const TrainConfig& c, Trainer& t, const fs::path& dir, const fs::path& metrics) : c_(c), t_(t), dir_(dir) {
+  FidTracker(const TrainConfig& c, Trainer& t, const fs::path& dir, const MetricsLog& metrics) : c_(c), t_(t), dir_(dir) {
     if (c.fid_every <= 0) return;
     const std::string kind = resolve_features(c.fid_features, t.dataset().sample_shape);
     fx_ = eval::make_feature_extractor(kind, c.fid_weights, Device::parse(c.device));
@@ -105,12 +73,7 @@ class FidTracker {
     }
     MMGAN_CHECK(ref_.features == fx_->name(), "--fid_stats ", c.fid_stats, " holds ", ref_.features,
                 " statistics, but --fid_features gives ", fx_->name());
-    // A resumed run continues with the best value it had logged.
-    std::ifstream in(metrics);
-    for (std::string line; std::getline(in, line);) {
-      const auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.contains("fid")) best_ = std::min(best_, j["fid"].get<double>());
-    }
+    best_ = metrics.min_of("fid");  // a resumed run continues with the best value it had logged
   }
 
   bool due(int64_t done) const { return fx_ && (done % c_.fid_every == 0 || done == c_.n_iter); }
@@ -140,37 +103,65 @@ class FidTracker {
   double best_ = INFINITY;
 };
 
+// The progress line: a bar on a terminal, one plain line per log otherwise.
+void print_progress(const TrainConfig& c, int64_t done, const StepStats& s, double rate, double sec_per_iter, bool tty) {
+  const double eta = double(c.n_iter - done) / std::max(rate, 1e-9);
+  char line[256];
+  if (tty) {
+    const int width = 30, filled = int(double(width) * double(done) / double(c.n_iter));
+    std::string bar = std::string(size_t(filled), '#') + std::string(size_t(width - filled), '.');
+    std::snprintf(line, sizeof line, "\r%lld/%lld [%s] %.2f it/s ETA %s  D %.4f G %.4f pen %.4f   ",
+                  static_cast<long long>(done), static_cast<long long>(c.n_iter), bar.c_str(), rate,
+                  duration(eta).c_str(), s.loss_D, s.loss_G, s.penalty);
+    std::cout << line << std::flush;
+  } else {
+    std::snprintf(line, sizeof line, "iter %lld/%lld  D %.4f  G %.4f  penalty %.4f  |grad| %.3f/%.3f  %.3f s/it  ETA %s",
+                  static_cast<long long>(done), static_cast<long long>(c.n_iter), s.loss_D, s.loss_G, s.penalty,
+                  s.grad_norm_mean, s.grad_norm_max, sec_per_iter, duration(eta).c_str());
+    std::cout << line << std::endl;
+  }
+}
+
+// --resume: the checkpoint's configuration is the authority. config.json must agree with it on
+// every field a resume cannot change; the resumable fields given as flags are applied.
+TrainConfig resumed_config(const RunFolder& dir, const RunOptions& opts) {
+  const fs::path ckpt = dir / "checkpoint.safetensors", cfg_path = dir / "config.json";
+  const SafeTensors st = load_safetensors(ckpt.string());
+  const auto it = st.metadata.find("config");
+  MMGAN_CHECK(it != st.metadata.end(), ckpt.string(), ": not an mmgan checkpoint (no configuration in its metadata)");
+  TrainConfig c = config_from_json(it->second, ckpt.string() + " (metadata 'config')");
+  const TrainConfig on_disk = config_from_json(read_file(cfg_path), cfg_path.string());
+  const std::string differs = first_difference(c, on_disk, /*fixed_only=*/true);
+  MMGAN_CHECK(differs.empty(), cfg_path.string(), ": '", differs, "' differs from the checkpoint's configuration (",
+              ckpt.string(), "), which a resume keeps; restore it, or start a new run to change it");
+  copy_fields(opts.overrides, c, opts.override_keys);
+  c.resolve();
+  return c;
+}
+
 }  // namespace
 
 std::string train(TrainConfig cfg, const RunOptions& opts) {
-  fs::path dir;
-  if (!opts.resume_dir.empty()) {
-    dir = opts.resume_dir;
-    MMGAN_CHECK(fs::exists(dir / "config.json") && fs::exists(dir / "checkpoint.safetensors"), "--resume ",
-                dir.string(), ": not a run folder with config.json and checkpoint.safetensors");
-    cfg = config_from_json(read_file(dir / "config.json"), (dir / "config.json").string());
-    if (opts.n_iter_override > 0) cfg.n_iter = opts.n_iter_override;
-  } else {
-    cfg.resolve();
-    dir = new_run_dir(cfg);
-    fs::create_directories(dir / "samples");
-  }
+  const bool resuming = !opts.resume_dir.empty();
+  if (!resuming) cfg.resolve();
+  RunFolder dir = resuming ? RunFolder::open(opts.resume_dir) : RunFolder::create(cfg);
+  if (resuming) cfg = resumed_config(dir, opts);
   Trainer t(cfg);
-  const fs::path ckpt = dir / "checkpoint.safetensors", metrics_path = dir / "metrics.jsonl";
-  if (!opts.resume_dir.empty()) {
+  const fs::path ckpt = dir / "checkpoint.safetensors";
+  if (resuming) {
     t.load_checkpoint(ckpt.string());
-    truncate_metrics(metrics_path, t.iteration());
-    std::cerr << "resuming " << dir.string() << " at iteration " << t.iteration() << "\n";
+    MMGAN_CHECK(t.iteration() <= cfg.n_iter, "--n_iter ", cfg.n_iter, ": the run in ", dir.path().string(),
+                " is already at iteration ", t.iteration());
+    std::cerr << "resuming " << dir.path().string() << " at iteration " << t.iteration() << "\n";
   }
   write_file_atomic((dir / "config.json").string(), to_json(t.config()) + "\n");
-  std::ofstream metrics(metrics_path, std::ios::app);
-  MMGAN_CHECK(metrics.good(), "cannot write ", metrics_path.string());
+  MetricsLog metrics(dir / "metrics.jsonl", resuming ? t.iteration() : 0);
 
   const TrainConfig& c = t.config();
   const bool tty = ::isatty(STDOUT_FILENO);
-  FidTracker fid(c, t, dir, metrics_path);
-  int64_t last_saved = opts.resume_dir.empty() ? -1 : t.iteration();
-  std::cout << "run folder " << dir.string() << ": " << losses::gan_loss_name(c.loss)
+  FidTracker fid(c, t, dir.path(), metrics);
+  int64_t last_saved = resuming ? t.iteration() : -1;
+  std::cout << "run folder " << dir.path().string() << ": " << losses::gan_loss_name(c.loss)
             << (c.penalty_on() ? " + " + losses::to_string(c.penalty.norm) + " " + losses::to_string(c.penalty.form) +
                                      " penalty (lambda " + exact_short(c.penalty.lambda) + ")"
                                : std::string(" (no penalty)"))
@@ -189,16 +180,19 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
   };
   // Iterations do not wait for the device; the NaN check reads its record before anything is
   // logged or saved, so a diverged run never overwrites the last good checkpoint.
+  auto stop = [&](const Diverged& e) {
+    std::string msg = e.what();
+    msg += last_saved >= 0 ? "; the last good checkpoint is " + ckpt.string() + " (iteration " +
+                                 std::to_string(last_saved) + "), left untouched"
+                           : std::string("; no checkpoint had been written yet");
+    std::cout << (tty ? "\n" : "") << msg << std::endl;
+    throw Diverged(msg);
+  };
   auto check_finite = [&] {
     try {
       t.check_finite();
     } catch (const Diverged& e) {
-      std::string msg = e.what();
-      msg += last_saved >= 0 ? "; the last good checkpoint is " + ckpt.string() + " (iteration " +
-                                   std::to_string(last_saved) + "), left untouched"
-                             : std::string("; no checkpoint had been written yet");
-      std::cout << (tty ? "\n" : "") << msg << std::endl;
-      throw Diverged(msg);
+      stop(e);
     }
   };
   while (t.iteration() < c.n_iter) {
@@ -210,7 +204,6 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
     t.step();
     ++window_iters;
     const int64_t done = i + 1;
-    nlohmann::json m;
     const bool log_now = done % c.log_every == 0 || done == c.n_iter;
     const bool margin_now = done % c.margin_every == 0;
     const bool fid_now = fid.due(done);
@@ -219,6 +212,7 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
     if (log_now || margin_now || fid_now) {
       const StepStats s = t.stats();
       const auto now = clock::now();
+      nlohmann::json m;
       m["iter"] = i;
       m["loss_D"] = s.loss_D;
       m["loss_G"] = s.loss_G;
@@ -227,44 +221,35 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
         m["grad_norm_mean"] = s.grad_norm_mean;
         m["grad_norm_max"] = s.grad_norm_max;
       }
-      m["sec_per_iter"] = std::chrono::duration<double>(now - window).count() / double(window_iters);
+      const double sec_per_iter = std::chrono::duration<double>(now - window).count() / double(window_iters);
+      m["sec_per_iter"] = sec_per_iter;
       if (margin_now) {
         const auto [mr, mf] = t.margins();
         m["margin_real"] = mr;
         m["margin_fake"] = mf;
       }
       if (fid_now) fid.evaluate(done, m, tty);
-      metrics << m.dump() << "\n" << std::flush;
+      metrics.write(m);
       const double elapsed = std::chrono::duration<double>(now - start).count();
-      const double rate = double(done - first) / std::max(elapsed, 1e-9);
-      const double eta = double(c.n_iter - done) / std::max(rate, 1e-9);
-      char line[256];
-      if (tty) {
-        const int width = 30, filled = int(double(width) * double(done) / double(c.n_iter));
-        std::string bar = std::string(size_t(filled), '#') + std::string(size_t(width - filled), '.');
-        std::snprintf(line, sizeof line, "\r%lld/%lld [%s] %.2f it/s ETA %s  D %.4f G %.4f pen %.4f   ",
-                      static_cast<long long>(done), static_cast<long long>(c.n_iter), bar.c_str(), rate,
-                      duration(eta).c_str(), s.loss_D, s.loss_G, s.penalty);
-        std::cout << line << std::flush;
-      } else {
-        std::snprintf(line, sizeof line, "iter %lld/%lld  D %.4f  G %.4f  penalty %.4f  |grad| %.3f/%.3f  %.3f s/it  ETA %s",
-                      static_cast<long long>(done), static_cast<long long>(c.n_iter), s.loss_D, s.loss_G, s.penalty,
-                      s.grad_norm_mean, s.grad_norm_max, m["sec_per_iter"].get<double>(), duration(eta).c_str());
-        std::cout << line << std::endl;
-      }
+      print_progress(c, done, s, double(done - first) / std::max(elapsed, 1e-9), sec_per_iter, tty);
       window = clock::now();
       window_iters = 0;
     }
     if (save_now) {
-      t.save_checkpoint(ckpt.string());
+      try {
+        t.save_checkpoint(ckpt.string());
+      } catch (const Diverged& e) {
+        stop(e);
+      }
       last_saved = done;
     }
   }
   check_finite();
   t.save_samples(samples_path(t.iteration()));
   if (tty) std::cout << "\n";
-  std::cout << "done: " << dir.string() << " (checkpoint, metrics.jsonl, samples/)" << std::endl;
-  return dir.string();
+  std::cout << "done: " << dir.path().string() << " (checkpoint, metrics.jsonl, samples/); curves: "
+            << "tools/plot_run.py " << dir.path().string() << std::endl;
+  return dir.path().string();
 }
 
 }  // namespace mmgan::trainer

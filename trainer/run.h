@@ -3,14 +3,17 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config.h"
 
 namespace mmgan::trainer {
 
 struct RunOptions {
-  std::string resume_dir;      // continue the run in this folder from its checkpoint
-  int64_t n_iter_override = -1;  // with resume: train to this many iterations instead
+  std::string resume_dir;  // continue the run in this folder from its checkpoint
+  // With resume: the fields (resumable_keys()) to take from `overrides` instead of the checkpoint.
+  std::vector<std::string> override_keys;
+  TrainConfig overrides;
 };
 
 // Trains to n_iter; returns the run folder. A NaN or Inf loss throws Diverged (trainer.h) with a

@@ -1,6 +1,9 @@
 // The training iteration, checkpoints and sample grids of trainer.h.
 #include "trainer.h"
 
+#include <cerrno>
+#include <cstdlib>
+
 #include <cmath>
 
 #include "engine/autograd/engine.h"
@@ -39,16 +42,27 @@ void add_optimizer(SafeTensors& st, const std::string& prefix, const nn::Module&
 }
 
 void load_optimizer(const SafeTensors& st, const std::string& prefix, const nn::Module& m, Adam& opt,
-                    const std::string& path) {
+                    const std::string& path, int64_t max_steps) {
   const auto named = m.named_parameters();
   std::vector<int64_t> steps(named.size());
   for (size_t i = 0; i < named.size(); ++i) {
     const std::string k = prefix + named[i].first;
     MMGAN_CHECK(st.contains(k + ".exp_avg") && st.contains(k + ".exp_avg_sq") && st.contains(k + ".step"), path,
                 ": checkpoint lacks the optimiser state of ", named[i].first);
-    opt.exp_avg()[i].copy_(st.at(k + ".exp_avg"));
-    opt.exp_avg_sq()[i].copy_(st.at(k + ".exp_avg_sq"));
-    steps[i] = int64_t(st.at(k + ".step").item());
+    const Tensor &m1 = st.at(k + ".exp_avg"), &m2 = st.at(k + ".exp_avg_sq"), &step = st.at(k + ".step");
+    MMGAN_CHECK(m1.shape() == named[i].second.shape() && m2.shape() == named[i].second.shape(), path,
+                ": the optimiser state of ", named[i].first, " has shape ", shape_str(m1.shape()), " / ",
+                shape_str(m2.shape()), ", the parameter ", shape_str(named[i].second.shape()));
+    MMGAN_CHECK(step.numel() == 1, path, ": '", k, ".step' has shape ", shape_str(step.shape()), ", not one count");
+    for (const double v : m1.to_vector()) MMGAN_CHECK(std::isfinite(v), path, ": '", k, ".exp_avg' is not finite");
+    for (const double v : m2.to_vector())
+      MMGAN_CHECK(std::isfinite(v) && v >= 0, path, ": '", k, ".exp_avg_sq' is not finite and >= 0");
+    const double s = step.item();
+    MMGAN_CHECK(s >= 0 && s <= double(max_steps) && s == std::floor(s), path, ": '", k, ".step' is ", s,
+                ", not a step count in [0, ", max_steps, "]");
+    opt.exp_avg()[i].copy_(m1);
+    opt.exp_avg_sq()[i].copy_(m2);
+    steps[i] = int64_t(s);
   }
   opt.set_steps(steps);
 }
@@ -73,6 +87,31 @@ std::string meta(const SafeTensors& st, const std::string& key, const std::strin
   const auto it = st.metadata.find(key);
   MMGAN_CHECK(it != st.metadata.end(), path, ": not an mmgan checkpoint (metadata '", key, "' missing)");
   return it->second;
+}
+
+// Checkpoint counters are decimal integers in [0, max]: no sign, no spaces, nothing after.
+uint64_t meta_count(const SafeTensors& st, const std::string& key, const std::string& path, uint64_t max) {
+  const std::string v = meta(st, key, path);
+  uint64_t r = 0;
+  bool ok = !v.empty() && v.size() <= 20;
+  for (const char ch : v) ok = ok && ch >= '0' && ch <= '9';
+  if (ok) {
+    errno = 0;
+    r = std::strtoull(v.c_str(), nullptr, 10);
+    ok = errno == 0 && r <= max;
+  }
+  MMGAN_CHECK(ok, path, ": metadata '", key, "' is '", v, "', not an integer in [0, ", max, "]");
+  return r;
+}
+
+// A finite real number, written by exact_text.
+double meta_real(const SafeTensors& st, const std::string& key, const std::string& path) {
+  const std::string v = meta(st, key, path);
+  char* end = nullptr;
+  const double r = std::strtod(v.c_str(), &end);
+  MMGAN_CHECK(!v.empty() && end == v.c_str() + v.size() && std::isfinite(r), path, ": metadata '", key, "' is '", v,
+              "', not a finite number");
+  return r;
 }
 
 }  // namespace
@@ -127,31 +166,27 @@ Tensor Trainer::noise(int64_t n) { return randn({n, cfg_.z_size, 1, 1}, rng_, dt
 
 Tensor Trainer::critic(const Tensor& x) { return (*D_)(x); }
 
-void Trainer::step(SafeTensors* dump) {
-  MMGAN_CHECK(!dump || (cfg_.Diters == 1 && cfg_.Giters == 1),
-              "step-dump records one D and one G step: use --Diters 1 --Giters 1");
+void Trainer::step(StepObserver* observer) {
+  static StepObserver none;
   stage_inputs();
-  if (dump || !cfg_.graph_on()) {
-    compute(dump);
+  if (observer || !cfg_.graph_on()) {
+    compute(observer ? *observer : none);
   } else if (captured_) {
     captured_->replay();
   } else if (!warmed_) {
-    compute(nullptr);  // the first iteration runs eagerly: cuDNN picks its algorithms, Adam its state
+    compute(none);  // the first iteration runs eagerly: cuDNN picks its algorithms, Adam its state
     warmed_ = true;
   } else {
-    captured_ = std::make_unique<CapturedStep>(device_, [this] { compute(nullptr); });
+    captured_ = std::make_unique<CapturedStep>(device_, [this] { compute(none); });
     captured_->replay();
   }
   ++iteration_;
 }
 
-void Trainer::compute(SafeTensors* dump) {
+void Trainer::compute(StepObserver& observer) {
   using namespace losses;
   const int64_t B = cfg_.batch_size;
-  if (dump) {
-    dump->add_all(G_->state_dict(), "G.");
-    dump->add_all(D_->state_dict(), "D.");
-  }
+  observer.before(*this);
   const std::vector<Tensor> d_params = D_->parameters(), g_params = G_->parameters();
   rng_.set_state(rng_.seed(), 0);  // this iteration's draws, relative to the position in rng_base_
   size_t batch = 0;
@@ -188,25 +223,14 @@ void Trainer::compute(SafeTensors* dump) {
     loss_D = errD.detach();
     const std::vector<Tensor> gD = grad({total}, d_params, {}, GradOptions{false, -1, true});
     set_grads(d_params, gD);
-    if (dump) {
-      dump->add("x_real", x_real.clone());
-      dump->add("z_D", z);
-      if (u.defined()) dump->add("u", u);
-      dump->add("loss_D", errD.detach());
-      if (pen.loss.defined()) {
-        dump->add("penalty", pen.constraint.detach());
-        dump->add("penalty_term", pen.loss.detach());
-      }
-      const auto named = D_->named_parameters();
-      for (size_t i = 0; i < named.size(); ++i) dump->add("grad.D." + named[i].first, gD[i].defined() ? gD[i] : zeros_like(named[i].second));
-    }
+    observer.critic_step(*this, {x_real, z, u, loss_D, constraint, pen.loss, gD});
     optD_->step();
     if (cfg_.penalty.enabled && cfg_.penalty.augmented) {
       NoGradGuard ng;
       lagrange_.copy_(lagrange_ - constraint.to(DType::F64) * cfg_.penalty.rho);
     }
   }
-  if (dump) dump->add_all(D_->state_dict(), "D_after.");
+  observer.critic_updated(*this);
 
   for (int64_t t = 0; t < cfg_.Giters; ++t) {
     optG_->zero_grad();
@@ -225,13 +249,8 @@ void Trainer::compute(SafeTensors* dump) {
     loss_G = errG.detach();
     const std::vector<Tensor> gG = grad({errG}, g_params, {}, GradOptions{false, -1, true});
     set_grads(g_params, gG);
-    if (dump) {
-      dump->add("z_G", z);
-      if (relativistic(cfg_.loss)) dump->add("x_real_G", x_real_g.clone());
-      dump->add("loss_G", errG.detach());
-      const auto named = G_->named_parameters();
-      for (size_t i = 0; i < named.size(); ++i) dump->add("grad.G." + named[i].first, gG[i]);
-    }
+    const Tensor no_real;
+    observer.generator_step(*this, {z, relativistic(cfg_.loss) ? x_real_g : no_real, loss_G, gG});
     optG_->step();
   }
 
@@ -331,24 +350,57 @@ SafeTensors Trainer::checkpoint() const {
   return st;
 }
 
-void Trainer::save_checkpoint(const std::string& path) const { save_safetensors(path, checkpoint()); }
+void Trainer::save_checkpoint(const std::string& path) const {
+  const SafeTensors st = checkpoint();
+  // A run can blow up in its weights (inf running variances) while its losses still look finite:
+  // such a checkpoint would diverge at once when resumed, so it is never written.
+  for (const std::string& name : st.names)
+    for (const double v : st.at(name).to_vector())
+      if (!std::isfinite(v))
+        throw Diverged("iteration " + std::to_string(iteration_) + ": '" + name + "' holds a non-finite value (" +
+                       std::to_string(v) + "); the checkpoint " + path + " was not written");
+  for (const auto& [key, value] : st.metadata)
+    if (key == "lagrange" || key == "lr_D" || key == "lr_G")
+      if (!std::isfinite(std::stod(value)))
+        throw Diverged("iteration " + std::to_string(iteration_) + ": " + key + " is " + value + "; the checkpoint " +
+                       path + " was not written");
+  save_safetensors(path, st);
+}
 
 void Trainer::load_checkpoint(const std::string& path) {
   const SafeTensors st = load_safetensors(path);
   MMGAN_CHECK(meta(st, "format", path) == kCheckpointFormat, path, ": unknown checkpoint format '",
               meta(st, "format", path), "'");
-  G_->load_state_dict(st, "G.", true);
-  D_->load_state_dict(st, "D.", true);
-  load_optimizer(st, "optG.", *G_, *optG_, path);
-  load_optimizer(st, "optD.", *D_, *optD_, path);
+  // The metadata are all read and checked first, with errors naming the file and the key.
+  constexpr uint64_t kMax = uint64_t(1) << 53;  // exact in the float64 counters on the device
+  const int64_t iteration = int64_t(meta_count(st, "iteration", path, kMax));
+  const uint64_t seed = meta_count(st, "rng_seed", path, UINT64_MAX);
+  const uint64_t offset = meta_count(st, "rng_offset", path, kMax);
+  const uint64_t position = meta_count(st, "data_position", path, kMax);
+  const double lr_D = meta_real(st, "lr_D", path), lr_G = meta_real(st, "lr_G", path);
+  const double lagrange = meta_real(st, "lagrange", path);
+  MMGAN_CHECK(lr_D > 0 && lr_G > 0, path, ": learning rates ", lr_D, " and ", lr_G, " are not positive");
+  MMGAN_CHECK(st.contains("z_test") && st.at("z_test").shape() == z_test_.shape(), path,
+              ": 'z_test' is missing or not of shape ", shape_str(z_test_.shape()));
+  for (const double v : st.at("z_test").to_vector()) MMGAN_CHECK(std::isfinite(v), path, ": 'z_test' is not finite");
+  try {
+    G_->load_state_dict(st, "G.", true);
+    D_->load_state_dict(st, "D.", true);
+    load_optimizer(st, "optG.", *G_, *optG_, path, iteration * cfg_.Giters);
+    load_optimizer(st, "optD.", *D_, *optD_, path, iteration * cfg_.Diters);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    if (what.find(path) != std::string::npos) throw;
+    throw Error(path + ": " + what);
+  }
   z_test_.copy_(st.at("z_test"));
-  iteration_ = std::stoll(meta(st, "iteration", path));
-  rng_.set_state(std::stoull(meta(st, "rng_seed", path)), 0);
-  rng_base_.fill_(double(std::stoull(meta(st, "rng_offset", path))));
-  real_->seek(std::stoull(meta(st, "data_position", path)));
-  optD_->set_lr(std::stod(meta(st, "lr_D", path)));
-  optG_->set_lr(std::stod(meta(st, "lr_G", path)));
-  lagrange_.fill_(std::stod(meta(st, "lagrange", path)));
+  iteration_ = iteration;
+  rng_.set_state(seed, 0);
+  rng_base_.fill_(double(offset));
+  real_->seek(position);
+  optD_->set_lr(lr_D);
+  optG_->set_lr(lr_G);
+  lagrange_.fill_(lagrange);
   iter_dev_.fill_(double(iteration_));
   bad_iter_.fill_(-1.0);
   // Everything above was written in place, so a captured iteration would still be valid; it is

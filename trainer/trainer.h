@@ -47,16 +47,36 @@ struct Diverged : Error {
   using Error::Error;
 };
 
+class Trainer;
+
+// What one iteration shows to whoever watches it (`mmgan step-dump` records it all); every hook is
+// a no-op by default, so the step itself reads as the official iteration and nothing else.
+class StepObserver {
+ public:
+  struct CriticStep {  // one D step, after its gradients, before Adam
+    const Tensor &x_real, &z, &u, &loss, &penalty, &penalty_term;  // u, penalty: undefined without a penalty
+    const std::vector<Tensor>& grads;                             // D's parameter gradients
+  };
+  struct GeneratorStep {  // one G step, after its gradients, before Adam
+    const Tensor &z, &x_real, &loss;  // x_real: undefined unless the loss is relativistic
+    const std::vector<Tensor>& grads;
+  };
+  virtual ~StepObserver() = default;
+  virtual void before(Trainer&) {}
+  virtual void critic_step(Trainer&, const CriticStep&) {}
+  virtual void critic_updated(Trainer&) {}
+  virtual void generator_step(Trainer&, const GeneratorStep&) {}
+};
+
 class Trainer {
  public:
   // Loads the data set named by cfg unless one is given (tests pass small ones).
   explicit Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset = nullptr);
   ~Trainer();
 
-  // One iteration, queued on the device without waiting for it. With dump, eagerly, also records
-  // its inputs, the parameters before it, the losses and every parameter gradient under the
-  // official key names (what `mmgan step-dump` writes).
-  void step(SafeTensors* dump = nullptr);
+  // One iteration, queued on the device without waiting for it. With an observer, eagerly, showing
+  // it the inputs, losses and gradients of every step (what `mmgan step-dump` writes).
+  void step(StepObserver* observer = nullptr);
   // The last iteration's metrics (waits for the device).
   StepStats stats() const;
   // Throws Diverged if a loss of any iteration so far was NaN or infinite, naming the first such
@@ -78,7 +98,9 @@ class Trainer {
   void save_samples(const std::string& png_path);
 
   SafeTensors checkpoint() const;
-  void save_checkpoint(const std::string& path) const;  // atomic
+  // Atomic, and only when every tensor of it is finite: otherwise throws Diverged naming the
+  // tensor, and whatever checkpoint was at path stays as it was.
+  void save_checkpoint(const std::string& path) const;
   void load_checkpoint(const std::string& path);
 
   int64_t iteration() const { return iteration_; }
@@ -89,7 +111,7 @@ class Trainer {
 
  private:
   void stage_inputs();  // the next real batches into real_in_ (host work, before the computation)
-  void compute(SafeTensors* dump);  // the iteration itself: device work only
+  void compute(StepObserver& observer);  // the iteration itself: device work only
   Tensor noise(int64_t n);
   Tensor critic(const Tensor& x);
 
