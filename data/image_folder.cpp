@@ -16,6 +16,7 @@
 #include "engine/error.h"
 #include "fashion_mnist.h"
 #include "resize.h"
+#include "stb_guard.h"
 
 namespace mmgan::data {
 
@@ -115,6 +116,7 @@ std::vector<uint8_t> decode_image(const std::vector<uint8_t>& encoded, const std
                                   int64_t n_colors, int64_t centercrop) {
   MMGAN_CHECK(encoded.size() <= size_t(INT32_MAX), "image '", name, "': ", encoded.size(), " bytes, too large");
   const int len = int(encoded.size());
+  check_before_stb(encoded.data(), encoded.size(), name);  // inputs stb 2.27 mishandles
   int w = 0, h = 0, comp = 0;
   // Sizes first, from the header: a 60000 x 60000 PNG of a few KiB must not be decoded to 10 GiB.
   MMGAN_CHECK(stbi_info_from_memory(encoded.data(), len, &w, &h, &comp), "image '", name, "': ",
