@@ -123,6 +123,7 @@ std::vector<uint8_t> decode_image(const std::vector<uint8_t>& encoded, const std
               stbi_failure_reason() ? stbi_failure_reason() : "not an image");
   MMGAN_CHECK(w > 0 && h > 0 && int64_t(w) * int64_t(h) <= kMaxImagePixels, "image '", name, "': ", w, "x", h,
               " pixels, more than the ", kMaxImagePixels, " a loader accepts");
+  check_pixels_per_byte(w, h, encoded.size(), name);
   uint8_t* rgb = stbi_load_from_memory(encoded.data(), len, &w, &h, &comp, 3);
   MMGAN_CHECK(rgb != nullptr, "image '", name, "': ", stbi_failure_reason() ? stbi_failure_reason() : "cannot decode");
   std::unique_ptr<uint8_t, void (*)(void*)> owned(rgb, stbi_image_free);

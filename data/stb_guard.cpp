@@ -36,10 +36,13 @@ void check_dht(const uint8_t* p, size_t len, size_t offset, const std::string& n
 }  // namespace
 
 void check_before_stb(const uint8_t* p, size_t n, const std::string& name) {
-  if (n < 2 || p[0] != 0xFF || p[1] != 0xD8) return;  // not a JPEG (stb tests the same two bytes)
+  // A JPEG to stb: 0xFF, any number of 0xFF fill bytes, then SOI (0xD8).
+  size_t at = 0;
+  while (at < n && p[at] == 0xFF) ++at;
+  if (at == 0 || at >= n || p[at] != 0xD8) return;
+  ++at;
   // Segments are skipped by their lengths; anything else (entropy-coded scan data, garbage) is
   // scanned byte by byte for the next marker, so every DHT stb could reach is checked.
-  size_t at = 2;
   while (at + 1 < n) {
     const uint8_t m = p[at + 1];
     if (p[at] != 0xFF || m == 0xFF) {
@@ -57,6 +60,12 @@ void check_before_stb(const uint8_t* p, size_t n, const std::string& name) {
     if (m == 0xC4) check_dht(p + at + 4, payload, at + 4, name);
     at += 4 + payload;
   }
+}
+
+void check_pixels_per_byte(int64_t width, int64_t height, size_t size, const std::string& name) {
+  MMGAN_CHECK(width * height <= kMaxPixelsPerByte * int64_t(size), "image '", name, "': ", width, "x", height,
+              " pixels in ", size, " bytes, more than ", kMaxPixelsPerByte,
+              " pixels per byte: a truncated or crafted file");
 }
 
 }  // namespace mmgan::data

@@ -689,5 +689,23 @@ TEST(Data, JpegHuffmanTablesAreCheckedBeforeStb) {
   EXPECT_NE(e2.find("more codes of length <= 1 than fit in 1 bits"), std::string::npos) << e2;
 }
 
+// stb reads zeros past the end of a truncated BMP: a 12x8 BMP whose header claims 8,257,544 rows
+// asked for a 99-megapixel decode from 334 bytes (fuzz/regressions/image/). Refused before decoding.
+TEST(Data, ImagesWithFarMorePixelsThanBytesAreRefused) {
+  std::vector<uint8_t> bmp;
+  const std::vector<uint8_t> rgb(12 * 8 * 3, 77);
+  auto append = [](void* ctx, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(ctx);
+    out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  ASSERT_TRUE(stbi_write_bmp_to_func(append, &bmp, 12, 8, 3, rgb.data()));
+  EXPECT_EQ(decode_image(bmp, "ok.bmp", 4).size(), 3u * 4 * 4);
+  const uint32_t rows = 8257544;
+  std::memcpy(&bmp[22], &rows, 4);  // BITMAPINFOHEADER height, little-endian
+  const std::string e = test::error_of([&] { decode_image(bmp, "tall.bmp", 4); });
+  EXPECT_NE(e.find("'tall.bmp': 12x8257544 pixels in " + std::to_string(bmp.size()) + " bytes, more than 16384 pixels per byte"),
+            std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace mmgan
