@@ -9,6 +9,7 @@
 
 #include "engine/checked_math.h"
 #include "engine/error.h"
+#include "engine/parallel.h"
 #include "fashion_mnist.h"
 #include "resize.h"
 
@@ -89,9 +90,9 @@ Labeled load_cifar10_labeled(const std::string& path, int64_t image_size) {
   } else {
     const int64_t m = 3 * image_size * image_size;
     ds.bytes.resize(size_t(checked_mul(ds.count, m, "cifar10: " + path + " resized to image_size")));
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < ds.count; ++i)
+    parallel_for(ds.count, [&](int64_t i) {
       resize_bilinear(raw.data() + i * kImage, 3, kSide, kSide, ds.bytes.data() + i * m, image_size, image_size);
+    });
   }
   return out;
 }

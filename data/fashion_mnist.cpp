@@ -10,6 +10,7 @@
 
 #include "engine/checked_math.h"
 #include "engine/error.h"
+#include "engine/parallel.h"
 #include "resize.h"
 
 namespace mmgan::data {
@@ -110,9 +111,9 @@ Labeled fashion_mnist_from_idx(const std::vector<uint8_t>& images, const std::st
       for (int64_t y = 0; y < h; ++y)
         std::memcpy(&ds.bytes[size_t(i * m + (y + py / 2) * image_size + px / 2)], src + i * in_m + y * w, size_t(w));
   } else {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < ds.count; ++i)
+    parallel_for(ds.count, [&](int64_t i) {
       resize_bilinear(src + i * in_m, 1, h, w, ds.bytes.data() + i * m, image_size, image_size);
+    });
   }
   return out;
 }

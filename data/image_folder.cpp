@@ -14,6 +14,7 @@
 
 #include "engine/checked_math.h"
 #include "engine/error.h"
+#include "engine/parallel.h"
 #include "fashion_mnist.h"
 #include "resize.h"
 #include "stb_guard.h"
@@ -147,16 +148,15 @@ Dataset load_image_folder(const std::string& dir, int64_t image_size, int64_t n_
   // Decode in parallel into per-file slots.
   std::vector<uint8_t> bytes(size_t(checked_mul(n, m, "image folder '" + dir + "' at image_size")));
   std::vector<std::string> failure(static_cast<size_t>(n));
-#pragma omp parallel for schedule(dynamic, 16)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for(n, [&](int64_t i) {
     try {
       const std::string& f = files[size_t(i)];
       const std::vector<uint8_t> img = decode_image(read_file_bytes(f), f, image_size, n_colors, centercrop);
       std::copy(img.begin(), img.end(), bytes.begin() + i * m);
-    } catch (const std::exception& e) {  // exceptions must not leave an OpenMP region
+    } catch (const std::exception& e) {  // a file's failure is reported (or skipped) below, in file order
       failure[size_t(i)] = e.what();
     }
-  }
+  });
 
   // Report and compact in file order, so messages and the kept samples do not depend on threads.
   Dataset ds;

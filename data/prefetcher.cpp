@@ -5,9 +5,11 @@
 
 namespace mmgan::data {
 
-Prefetcher::Prefetcher(const Dataset& ds, int64_t batch_size, uint64_t seed, int depth)
-    : ds_(ds), sampler_(ds.count, batch_size, seed), depth_(size_t(depth)) {
+Prefetcher::Prefetcher(const Dataset& ds, int64_t batch_size, uint64_t seed, int depth, int part, int parts)
+    : ds_(ds), sampler_(ds.count, batch_size, seed), depth_(size_t(depth)), part_(part), parts_(parts) {
   MMGAN_CHECK(depth >= 1, "Prefetcher: depth must be at least 1, got ", depth);
+  MMGAN_CHECK(parts >= 1 && part >= 0 && part < parts && batch_size % parts == 0, "Prefetcher: part ", part, " of ",
+              parts, " of a batch of ", batch_size);
   worker_ = std::thread([this] { work(); });
 }
 
@@ -29,7 +31,10 @@ void Prefetcher::work() {
     lk.unlock();
     Item item{k, {}, nullptr};
     try {
-      item.batch = ds_.gather(sampler_.indices(k));
+      std::vector<int64_t> idx = sampler_.indices(k);
+      const int64_t share = int64_t(idx.size()) / parts_;
+      if (parts_ > 1) idx = std::vector<int64_t>(idx.begin() + share * part_, idx.begin() + share * (part_ + 1));
+      item.batch = ds_.gather(idx);
     } catch (...) {
       item.error = std::current_exception();
     }

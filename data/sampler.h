@@ -39,7 +39,9 @@ class BatchSampler {
 // joins the thread. `ds` must outlive the Prefetcher.
 class Prefetcher {
  public:
-  Prefetcher(const Dataset& ds, int64_t batch_size, uint64_t seed, int depth = 2);
+  // part, parts: a data-parallel rank gathers only its share, rows part b / parts .. (part + 1) b / parts
+  // of each batch (batch_size divisible by parts).
+  Prefetcher(const Dataset& ds, int64_t batch_size, uint64_t seed, int depth = 2, int part = 0, int parts = 1);
   ~Prefetcher();
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;
@@ -61,6 +63,7 @@ class Prefetcher {
   const Dataset& ds_;
   const BatchSampler sampler_;
   const size_t depth_;
+  const int part_, parts_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> ready_;  // consecutive batches starting at next_

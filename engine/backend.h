@@ -71,6 +71,8 @@ class Backend {
 Backend& backend_for(Device d);
 // True when mmgan was built with the CUDA backend and a CUDA device is present.
 bool cuda_available();
+// One line per backend and device of this build (what `mmgan devices` prints).
+std::string describe_devices();
 
 // CUDA numerics (process-wide). conv_tf32: cuDNN convolutions may use TF32 tensor cores, as
 // PyTorch's torch.backends.cudnn.allow_tf32 (default true); matmul_tf32: cuBLAS GEMMs may, as

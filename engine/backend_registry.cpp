@@ -36,6 +36,18 @@ bool cuda_available() {
 #endif
 }
 
+std::string describe_devices() {
+  std::string out = "cpu: reference backend (OpenBLAS GEMM, OpenMP)\n";
+#ifdef MMGAN_HAS_CUDA
+  const int n = kernels::cuda::device_count();
+  if (n == 0) out += "cuda: built, no device found\n";
+  for (int i = 0; i < n; ++i) out += "cuda:" + std::to_string(i) + ": " + kernels::cuda::device_description(i) + "\n";
+#else
+  out += "cuda: not built (-DMMGAN_CUDA=OFF or no nvcc)\n";
+#endif
+  return out;
+}
+
 Backend& backend_for(Device d) {
   if (d.type == DeviceType::CPU) return cpu_backend();
 #ifdef MMGAN_HAS_CUDA

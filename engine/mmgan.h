@@ -5,6 +5,7 @@
 #include "autograd/graph_dump.h"
 #include "autograd/node.h"
 #include "backend.h"
+#include "distributed.h"
 #include "error.h"
 #include "gradcheck.h"
 #include "ops.h"

@@ -84,7 +84,7 @@ Tensor clone(const Tensor& x);
 // The gradient of slice: zeros of `shape` with g written into the slice (a differentiable op).
 Tensor slice_backward(const Tensor& g, const Shape& shape, int64_t dim, int64_t start, int64_t end, int64_t step);
 
-// ---- linear algebra (ops/linalg.cpp) -------------------------------------------------------
+// ---- linear algebra (ops/gemm.cpp) ---------------------------------------------------------
 Tensor matmul(const Tensor& a, const Tensor& b);  // [m, k] @ [k, n]
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = {});  // x @ w^T + b, w: [out, in]
 
@@ -113,7 +113,7 @@ Tensor conv_transpose2d_to(const Tensor& x, const Tensor& w, int64_t out_h, int6
 // -> [O, C, KH, KW]. Bilinear in (x, gy).
 Tensor conv2d_weight(const Tensor& x, const Tensor& gy, int64_t kh, int64_t kw, ConvParams p = {});
 
-// ---- normalisation (ops/normalization.cpp) -------------------------------------------------
+// ---- normalisation (ops/batch_norm.cpp, ops/spectral_norm.cpp) ----------------------------
 // BatchNorm over (N, H, W) of x [N, C, H, W]; weight, bias [C] or undefined (no affine).
 // training: batch statistics (biased variance in the output); running_mean / running_var, when
 // defined, are updated in place outside autograd exactly as PyTorch does:
@@ -167,12 +167,23 @@ Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w);
 // it); differentiable in gy (its derivative gathers at the same positions).
 Tensor max_pool2d_backward(const Tensor& gy, const Tensor& x, PoolParams p);
 
-// ---- sampling (ops/sample.cpp) ------------------------------------------------------------
+// ---- sampling (ops/random.cpp) ------------------------------------------------------------
 // The gradient penalty's random points in one kernel (kernels/interpolate.h): u_n ~ U[0, 1) per
 // sample, the numbers rand({N, 1, ...}, g) would draw (and g advances as it would), and
 // xhat = x_real u + x_fake (1 - u), equal bit for bit to computing it with the ops above. A sample
 // point, so no gradient is recorded. u_out, when given, receives u shaped [N, 1, ...].
 Tensor random_interpolate(const Tensor& x_real, const Tensor& x_fake, Generator& g, Tensor* u_out = nullptr);
+
+// ---- collectives (ops/collective.cpp; engine/distributed.h) -------------------------------
+// Across the ranks of a data-parallel run; the identity in one process or a LocalScope. Every rank
+// must call them in the same order with the same shapes.
+// y = sum (ReduceOp::Sum) or max (ReduceOp::Max) of x over the ranks, on every rank. Backward: the
+// sum all-reduce of the incoming gradients (for max, to the holders of the maximum, split on ties).
+Tensor all_reduce(const Tensor& x, kernels::ReduceOp op);
+// The ranks' x [n, ...] concatenated along dim 0 in rank order: [world_size() n, ...] on every rank.
+Tensor all_gather(const Tensor& x);
+// This rank's rows of a global batch [B, ...] (B divisible by world_size()): rows b r .. b (r+1) - 1.
+Tensor shard(const Tensor& x);
 
 // ---- operators -----------------------------------------------------------------------------
 inline Tensor operator-(const Tensor& x) { return neg(x); }

@@ -10,7 +10,7 @@
 // The backward reads g, x (and y) twice and writes gx once, where the same formula in engine ops
 // takes about twelve passes. act: activation.h (z > 0 ? z : slope z; slope 0: ReLU). The forward's product
 // and sum are rounded separately (rounding.h), so its CUDA result equals the CPU's bit for bit.
-// The engine (ops/normalization.cpp) records the backward as an op whose own backward is written
+// The engine (ops/batch_norm.cpp) records the backward as an op whose own backward is written
 // in engine ops, so every order works. Checked by tests/test_ops.cpp (the batch_norm rows:
 // gradcheck, gradgradcheck, PyTorch, CUDA vs CPU) and tests/test_cuda_backend.cpp; timed by
 // tools/bench_engine.cpp and tools/bench_kernels.cu (BM_BatchNorm*).

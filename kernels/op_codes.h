@@ -4,6 +4,7 @@
 
 namespace mmgan::kernels {
 
+// clang-format off (hand-aligned enumerations)
 // y = f(x; a, b), elementwise.
 enum class UnaryOp {
   Neg, Exp, Log, Abs, Sign, Sqrt, Reciprocal, Square,
@@ -26,6 +27,8 @@ inline constexpr int kUnaryOpCount = int(UnaryOp::LeakyMask) + 1;
 // out = f(a, b), elementwise with broadcasting.
 enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Gt, Ge, Lt, Le, Eq, Ne };  // Ne last (kBinaryOpCount)
 inline constexpr int kBinaryOpCount = int(BinaryOp::Ne) + 1;
+
+// clang-format on
 
 // Reductions over the middle axis of a contiguous [outer, r, inner] block.
 enum class ReduceOp { Sum, Max, Min };

@@ -13,8 +13,15 @@ namespace {
 
 enum class Family { SGAN, LSGAN, Hinge, WGAN };
 
+// The official numbers: the ones digit is the family, the tens digit how real and fake outputs are
+// compared (0 standard, 1 relativistic average, 2 centred, 3 paired, 4 paired over all N x N pairs).
+enum class Variant { Standard, Average, Centred, Paired, PairedMvue };
+constexpr int kVariantDigit = 10;
+
+Variant variant(GanLoss l) { return Variant(int(l) / kVariantDigit); }
+
 Family family(GanLoss l) {
-  switch (int(l) % 10) {
+  switch (int(l) % kVariantDigit) {
     case 1: return Family::SGAN;
     case 2: return Family::LSGAN;
     case 3: return Family::Hinge;
@@ -65,9 +72,9 @@ std::vector<GanLoss> all_gan_losses() {
 std::string gan_loss_name(GanLoss l) {
   const char* fam[] = {"SGAN", "LSGAN", "HingeGAN", "WGAN-GP"};
   const int n = int(l);
-  const std::string base = fam[n % 10 - 1];
+  const std::string base = fam[n % kVariantDigit - 1];
   const char* prefix[] = {"", "Ra", "Rc", "Rp", "Rp"};
-  return prefix[n / 10] + base + (n > 40 ? "-MVUE" : "");
+  return prefix[size_t(variant(l))] + base + (variant(l) == Variant::PairedMvue ? "-MVUE" : "");
 }
 
 GanLoss parse_gan_loss(const std::string& s) {
@@ -79,10 +86,10 @@ GanLoss parse_gan_loss(const std::string& s) {
   for (GanLoss l : all_gan_losses()) {
     const int n = int(l);
     if (k == std::to_string(n)) return l;
-    for (const std::string& f : fam[size_t(n % 10 - 1)]) {
-      std::string key = prefix[n / 10];
+    for (const std::string& f : fam[size_t(n % kVariantDigit - 1)]) {
+      std::string key = prefix[size_t(variant(l))];
       key += f;
-      if (n > 40) key += "mvue";
+      if (variant(l) == Variant::PairedMvue) key += "mvue";
       if (k == key) return l;
     }
   }
@@ -95,21 +102,22 @@ GanLoss parse_gan_loss(const std::string& s) {
   MMGAN_FAIL("unknown GAN loss '", s, "'; valid:", valid);
 }
 
-bool relativistic(GanLoss l) { return int(l) > 10; }
+bool relativistic(GanLoss l) { return variant(l) != Variant::Standard; }
 
 Tensor d_loss(GanLoss l, const Tensor& cr, const Tensor& cf) {
   check_outputs("d_loss", cr, cf);
   const Family f = family(l);
-  switch (int(l) / 10) {
-    case 0: return up(f, cr) + (f == Family::LSGAN ? mean(square(cf)) : down(f, cf));  // LSGAN labels 1 / 0
-    case 1: return up(f, cr - mean(cf)) + down(f, cf - mean(cr));
-    case 2: {
+  switch (variant(l)) {
+    case Variant::Standard: return up(f, cr) + (f == Family::LSGAN ? mean(square(cf)) : down(f, cf));  // labels 1 / 0
+    case Variant::Average: return up(f, cr - mean(cf)) + down(f, cf - mean(cr));
+    case Variant::Centred: {
       const Tensor m = (mean(cr) + mean(cf)) * 0.5;
       return up(f, cr - m) + down(f, cf - m);
     }
-    case 3: return up(f, cr - cf) * 2.0;
-    default: return up(f, pairwise(cr, cf)) * 2.0;
+    case Variant::Paired: return up(f, cr - cf) * 2.0;
+    case Variant::PairedMvue: return up(f, pairwise(cr, cf)) * 2.0;
   }
+  MMGAN_FAIL("d_loss: unknown loss ", int(l));
 }
 
 Tensor g_loss(GanLoss l, const Tensor& cr, const Tensor& cf) {
@@ -120,15 +128,17 @@ Tensor g_loss(GanLoss l, const Tensor& cr, const Tensor& cf) {
     return f == Family::Hinge ? -mean(cf) : up(f, cf);
   }
   check_outputs("g_loss", cr, cf);
-  switch (int(l) / 10) {
-    case 1: return down(f, cr - mean(cf)) + up(f, cf - mean(cr));
-    case 2: {
+  switch (variant(l)) {
+    case Variant::Average: return down(f, cr - mean(cf)) + up(f, cf - mean(cr));
+    case Variant::Centred: {
       const Tensor m = (mean(cr) + mean(cf)) * 0.5;
       return down(f, cr - m) + up(f, cf - m);
     }
-    case 3: return up(f, cf - cr);
-    default: return up(f, -pairwise(cr, cf)) * 2.0;
+    case Variant::Paired: return up(f, cf - cr);
+    case Variant::PairedMvue: return up(f, -pairwise(cr, cf)) * 2.0;
+    case Variant::Standard: break;
   }
+  MMGAN_FAIL("g_loss: unknown loss ", int(l));
 }
 
 }  // namespace mmgan::losses

@@ -130,7 +130,8 @@ PenaltyTerms gradient_penalty(const Critic& critic, const Tensor& xhat_in, const
   GradOptions go;
   go.create_graph = true;
   const Tensor g = grad({sum(c)}, {xhat}, {}, go)[0];
-  const Tensor n = gradient_norm(g, cfg.norm, cfg.smoothmax);
+  // The whole batch's norms (the identity in one process): the reduction over the batch is global.
+  const Tensor n = all_gather(gradient_norm(g, cfg.norm, cfg.smoothmax));
   const Tensor constraint = reduce_batch(penalty_form(n, cfg.form), cfg.reduction);
   PenaltyTerms t;
   t.constraint = constraint;

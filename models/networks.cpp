@@ -3,8 +3,10 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
-#include "../engine/error.h"
+#include "engine/checked_math.h"
+#include "engine/error.h"
 #include "../engine/ops.h"
 #include "init.h"
 #include "layers.h"
@@ -29,29 +31,51 @@ std::string indexed(const std::string& name, int64_t i) { return name + " [" + s
 
 // ---- DCGAN (arch 0) ------------------------------------------------------------------------
 
+// The convolutions of a DCGAN network in order, with the side of their output: what the builders
+// below instantiate and net_size() counts, so the two never disagree.
+struct ConvStep {
+  std::string stage;  // "Start", "Middle" or "End"
+  int64_t index;      // Middle's [ii], -1 for Start and End
+  int64_t in, out, k, stride, pad, side;
+};
+
+std::vector<ConvStep> dcgan_plan(const NetConfig& c, bool generator) {
+  std::vector<ConvStep> p;
+  if (generator) {
+    int64_t mult = c.image_size / 8, side = 4;
+    p.push_back({"Start", -1, c.z_size, c.G_h_size * mult, 4, 1, 0, side});  // 1x1 -> 4x4
+    // Double the size, halve the channels, up to image_size / 2.
+    for (int64_t ii = 1; mult > 1; mult /= 2, ++ii)
+      p.push_back({"Middle", ii, c.G_h_size * mult, c.G_h_size * (mult / 2), 4, 2, 1, side *= 2});
+    p.push_back({"End", -1, c.G_h_size, c.n_colors, 4, 2, 1, side * 2});
+  } else {
+    p.push_back({"Start", -1, c.n_colors, c.D_h_size, 4, 2, 1, c.image_size / 2});
+    // Halve the size, double the channels, down to 4x4.
+    int64_t size = c.image_size / 2, mult = 1;
+    for (int64_t ii = 0; size > 4; size /= 2, mult *= 2, ++ii)
+      p.push_back({"Middle", ii, c.D_h_size * mult, c.D_h_size * 2 * mult, 4, 2, 1, size / 2});
+    p.push_back({"End", -1, c.D_h_size * mult, 1, 4, 1, 0, 1});  // 4x4 -> 1x1
+  }
+  return p;
+}
+
+std::string step_name(const ConvStep& st, const std::string& what) {
+  return st.index < 0 ? st.stage + "-" + what : indexed(st.stage + "-" + what, st.index);
+}
+
 class DcganGenerator : public Module {
  public:
   explicit DcganGenerator(const NetConfig& c) : z_size_(c.z_size) {
     main_ = register_module("main", std::make_shared<Sequential>());
     const bool sn = c.spectral_G, bn = c.batch_norm_G && !c.spectral_G;
     const std::string conv = sn ? "SpectralConvTranspose2d" : "ConvTranspose2d";
-    int64_t mult = c.image_size / 8;
-    // 1x1 -> 4x4.
-    main_->add("Start-" + conv,
-               std::make_shared<ConvTranspose2d>(c.z_size, c.G_h_size * mult, 4, 1, 0, false, sn, c.dtype));
-    if (bn) main_->add("Start-BatchNorm2d", std::make_shared<BatchNorm2d>(c.G_h_size * mult, 0.1, 1e-5, c.dtype));
-    main_->add("Start-ReLU", std::make_shared<ReLU>());
-    // Double the size, halve the channels, up to image_size / 2.
-    for (int64_t ii = 1; mult > 1; mult /= 2, ++ii) {
-      main_->add(indexed("Middle-" + conv, ii),
-                 std::make_shared<ConvTranspose2d>(c.G_h_size * mult, c.G_h_size * (mult / 2), 4, 2, 1, false, sn,
-                                                   c.dtype));
-      if (bn)
-        main_->add(indexed("Middle-BatchNorm2d", ii),
-                   std::make_shared<BatchNorm2d>(c.G_h_size * (mult / 2), 0.1, 1e-5, c.dtype));
-      main_->add(indexed("Middle-ReLU", ii), std::make_shared<ReLU>());
+    for (const ConvStep& st : dcgan_plan(c, true)) {
+      main_->add(step_name(st, conv),
+                 std::make_shared<ConvTranspose2d>(st.in, st.out, st.k, st.stride, st.pad, false, sn, c.dtype));
+      if (st.stage == "End") break;
+      if (bn) main_->add(step_name(st, "BatchNorm2d"), std::make_shared<BatchNorm2d>(st.out, 0.1, 1e-5, c.dtype));
+      main_->add(step_name(st, "ReLU"), std::make_shared<ReLU>());
     }
-    main_->add("End-" + conv, std::make_shared<ConvTranspose2d>(c.G_h_size, c.n_colors, 4, 2, 1, false, sn, c.dtype));
     main_->add("End-Tanh", std::make_shared<Tanh>());
   }
 
@@ -71,20 +95,14 @@ class DcganDiscriminator : public Module {
     main_ = register_module("main", std::make_shared<Sequential>());
     const bool sn = c.spectral_D, bn = c.batch_norm_D && !c.spectral_D;
     const std::string conv = sn ? "SpectralConv2d" : "Conv2d";
-    main_->add("Start-" + conv, std::make_shared<Conv2d>(c.n_colors, c.D_h_size, 4, 2, 1, false, sn, c.dtype));
-    main_->add("Start-LeakyReLU", std::make_shared<LeakyReLU>(c.leaky_slope));
-    // Halve the size, double the channels, down to 4x4.
-    int64_t size = c.image_size / 2, mult = 1;
-    for (int64_t ii = 0; size > 4; size /= 2, mult *= 2, ++ii) {
-      main_->add(indexed("Middle-" + conv, ii),
-                 std::make_shared<Conv2d>(c.D_h_size * mult, c.D_h_size * 2 * mult, 4, 2, 1, false, sn, c.dtype));
-      if (bn)
-        main_->add(indexed("Middle-BatchNorm2d", ii),
-                   std::make_shared<BatchNorm2d>(c.D_h_size * 2 * mult, 0.1, 1e-5, c.dtype));
-      main_->add(indexed("Middle-LeakyReLU", ii), std::make_shared<LeakyReLU>(c.leaky_slope));
+    for (const ConvStep& st : dcgan_plan(c, false)) {
+      main_->add(step_name(st, conv), std::make_shared<Conv2d>(st.in, st.out, st.k, st.stride, st.pad, false, sn, c.dtype));
+      if (st.stage == "End") break;
+      // The first layer has no BatchNorm, as in the official code.
+      if (bn && st.stage == "Middle")
+        main_->add(step_name(st, "BatchNorm2d"), std::make_shared<BatchNorm2d>(st.out, 0.1, 1e-5, c.dtype));
+      main_->add(step_name(st, "LeakyReLU"), std::make_shared<LeakyReLU>(c.leaky_slope));
     }
-    // 4x4 -> 1x1.
-    main_->add("End-" + conv, std::make_shared<Conv2d>(c.D_h_size * mult, 1, 4, 1, 0, false, sn, c.dtype));
   }
 
   Tensor forward(const Tensor& x) override {
@@ -99,6 +117,18 @@ class DcganDiscriminator : public Module {
 
 // ---- standard CNN (arch 1) -----------------------------------------------------------------
 
+// The standard CNN's layers: G's transposed convolutions (channels in, each halving them; 4x4 stride
+// 2 doubles the side from 4), D's convolutions (in, out, kernel, stride, pad; 3x3 keeps the side,
+// 4x4 stride 2 halves it: 32 -> 4), then a dense layer 512 * 4 * 4 <-> the latent or the output.
+constexpr int64_t kCnnGChannels[] = {512, 256, 128};
+struct CnnSpec {
+  int64_t in, out, k, s, p;
+};
+std::vector<CnnSpec> cnn_d_specs(int64_t n_colors) {
+  return {{n_colors, 64, 3, 1, 1}, {64, 64, 4, 2, 1},   {64, 128, 3, 1, 1}, {128, 128, 4, 2, 1},
+          {128, 256, 3, 1, 1},     {256, 256, 4, 2, 1}, {256, 512, 3, 1, 1}};
+}
+
 // Appends to a Sequential under the names "0", "1", ... as torch.nn.Sequential(*list) numbers them.
 struct Numbered {
   Sequential& seq;
@@ -112,7 +142,7 @@ class CnnGenerator : public Module {
     model_ = register_module("model", std::make_shared<Sequential>());
     const bool sn = c.spectral_G, bn = c.batch_norm_G && !c.spectral_G;
     Numbered add{*model_};
-    for (int64_t ch : {512, 256, 128}) {
+    for (int64_t ch : kCnnGChannels) {
       add(std::make_shared<ConvTranspose2d>(ch, ch / 2, 4, 2, 1, true, sn, c.dtype));
       if (bn) add(std::make_shared<BatchNorm2d>(ch / 2, 0.1, 1e-5, c.dtype));
       add(std::make_shared<ReLU>());
@@ -139,13 +169,10 @@ class CnnDiscriminator : public Module {
     model_ = register_module("model", std::make_shared<Sequential>());
     const bool sn = c.spectral_D, bn = c.batch_norm_D && !c.spectral_D;
     Numbered add{*model_};
-    // (in, out, kernel, stride, pad); 3x3 keeps the size, 4x4 stride 2 halves it: 32 -> 4.
-    struct Spec { int64_t in, out, k, s, p; };
-    const Spec specs[] = {{c.n_colors, 64, 3, 1, 1}, {64, 64, 4, 2, 1},   {64, 128, 3, 1, 1}, {128, 128, 4, 2, 1},
-                          {128, 256, 3, 1, 1},       {256, 256, 4, 2, 1}, {256, 512, 3, 1, 1}};
-    const size_t n = std::size(specs);
+    const std::vector<CnnSpec> specs = cnn_d_specs(c.n_colors);
+    const size_t n = specs.size();
     for (size_t i = 0; i < n; ++i) {
-      const Spec& s = specs[i];
+      const CnnSpec& s = specs[i];
       add(std::make_shared<Conv2d>(s.in, s.out, s.k, s.s, s.p, true, sn, c.dtype));
       if (bn && i + 1 < n) add(std::make_shared<BatchNorm2d>(s.out, 0.1, 1e-5, c.dtype));  // none after the last
       add(std::make_shared<LeakyReLU>(c.leaky_slope));
@@ -181,6 +208,44 @@ void check_config(const NetConfig& c) {
     MMGAN_CHECK(c.image_size == 32, "NetConfig.image_size: the standard CNN is built for 32x32 images, got ",
                 c.image_size);
   }
+}
+
+NetSize net_size(const NetConfig& c, bool generator) {
+  check_config(c);
+  NetSize n;
+  const std::string what = generator ? "the generator's size" : "the discriminator's size";
+  auto add = [&](int64_t& to, std::initializer_list<int64_t> factors) {
+    to = checked_add(to, checked_product(factors, what), what);
+  };
+  const bool bn = generator ? c.batch_norm_G && !c.spectral_G : c.batch_norm_D && !c.spectral_D;
+  if (c.arch == Arch::DCGAN) {
+    for (const ConvStep& st : dcgan_plan(c, generator)) {
+      add(n.parameters, {st.in, st.out, st.k, st.k});
+      add(n.activations, {st.out, st.side, st.side});
+      if (bn && st.stage != "End" && (generator || st.stage == "Middle")) add(n.parameters, {2, st.out});
+    }
+  } else if (generator) {
+    add(n.parameters, {c.z_size + 1, 512 * 4 * 4});
+    int64_t side = 4;
+    for (int64_t ch : kCnnGChannels) {
+      add(n.parameters, {ch * 16 + 1, ch / 2});
+      if (bn) add(n.parameters, {2, ch / 2});
+      add(n.activations, {ch / 2, side *= 2, side});
+    }
+    add(n.parameters, {64 * 9 + 1, c.n_colors});
+    add(n.activations, {c.n_colors, 32, 32});
+  } else {
+    int64_t side = 32;
+    const std::vector<CnnSpec> specs = cnn_d_specs(c.n_colors);
+    for (const CnnSpec& s : specs) {
+      add(n.parameters, {s.in * s.k * s.k + 1, s.out});
+      if (bn && &s != &specs.back()) add(n.parameters, {2, s.out});
+      side /= s.s;
+      add(n.activations, {s.out, side, side});
+    }
+    add(n.parameters, {512 * 4 * 4 + 1, 1});
+  }
+  return n;
 }
 
 std::shared_ptr<Module> make_generator(const NetConfig& cfg, Generator& gen) {

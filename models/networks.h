@@ -25,6 +25,15 @@ struct NetConfig {
 // >= 16; standard CNN: image_size 32; positive sizes).
 void check_config(const NetConfig& cfg);
 
+// What a network of cfg holds, computed from its layer plan without building it (overflow-checked,
+// so absurd flags give an error, not a wrapped number): parameters, and the elements its layers
+// output per sample (what a forward keeps for the backward, before the penalty's double backprop).
+struct NetSize {
+  int64_t parameters = 0;
+  int64_t activations = 0;  // per sample
+};
+NetSize net_size(const NetConfig& cfg, bool generator);
+
 // Initialised as the official code: PyTorch's defaults, then weights_init (models/init.h), all drawn
 // from gen. Both start in training mode.
 // Generator: z [N, z_size] or [N, z_size, 1, 1] -> images [N, n_colors, S, S] in (-1, 1).

@@ -57,6 +57,7 @@ inline OpCase pointwise(std::string name, Domain d, Tensor (*op)(const Tensor&),
           {{32, 128, 16, 16}}};
 }
 
+// clang-format off (a hand-aligned table)
 inline std::vector<OpCase> cases() {
   using D = Domain;
   using ref::Arr;
@@ -363,6 +364,7 @@ inline std::vector<OpCase> cases() {
 }
 
 // Uniform in [lo, hi), float64 on the CPU.
+// clang-format on
 inline Tensor draw(const Shape& s, double lo, double hi, Generator& g) {
   Tensor x = empty(s, DType::F64);
   x.uniform_(lo, hi, g);

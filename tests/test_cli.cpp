@@ -4,41 +4,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "test_util.h"
+#include "cli_util.h"
 
 namespace mmgan {
 namespace {
 
 namespace fs = std::filesystem;
-
-using Result = test::CommandResult;
-
-Result run(const std::string& args) { return test::run_command(std::string(MMGAN_BINARY) + " " + args); }
-
-// The real CIFAR-10 sample of the workspace (../shared/data next to the checkout).
-std::string cifar_path() {
-  for (const std::string& p : {test::source_dir() + "/../shared/data/cifar10-sample/data_batch_1_first474.bin",
-                               std::string("/work/shared/data/cifar10-sample/data_batch_1_first474.bin")})
-    if (fs::exists(p)) return p;
-  return "";
-}
-
-#define REQUIRE_CIFAR()                                                                   \
-  do {                                                                                    \
-    if (cifar_path().empty()) GTEST_SKIP() << "the CIFAR-10 sample (../shared/data) is not on this machine"; \
-  } while (0)
-
-std::string tiny(const fs::path& out) {
-  return "--dataset cifar10 --input_folder " + cifar_path() +
-         " --image_size 16 --z_size 8 --G_h_size 4 --D_h_size 4 --batch_size 6 --n_samples 4 --log_every 1 "
-         "--margin_every 2 --print_every 2 --output_folder " + out.string();
-}
-
-void expect_error(const std::string& args, const std::string& needle) {
-  const Result r = run(args);
-  EXPECT_NE(r.code, 0) << args << "\n" << r.out;
-  EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\nexpected '" << needle << "' in:\n" << r.out;
-}
 
 TEST(Cli, BadFlagsNameTheFlag) {
   REQUIRE_CIFAR();

@@ -327,6 +327,7 @@ Trial adam_trial(DType t) {
           }};
 }
 
+// clang-format off (a hand-aligned table)
 std::vector<CallCase> calls() {
   using T = DType;
   return {
@@ -516,6 +517,22 @@ std::vector<CallCase> calls() {
          return out;
        },
        kF64, kF32},
+      // The collective, in one process (this test runs without mpirun): the identity on both
+      // backends. Across ranks it is checked by test_collective under mpirun (CPU, and CUDA's NCCL
+      // path where each rank has a GPU).
+      {"all_reduce",
+       [](T t) {
+         std::vector<Trial> out;
+         for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Max})
+           out.push_back({"op " + std::to_string(int(op)) + " [5, 7]", 35, [t] { return Tensors{rnd(t, {5, 7}, -3, 3, 12)}; },
+                          [op](Backend& be, const Tensors& in) {
+                            const Tensor y = clone(in[0]);
+                            be.all_reduce(op, y.view());
+                            return Tensors{y};
+                          }});
+         return out;
+       },
+       0, 0},
       {"row_reduce",
        [](T t) {
          std::vector<Trial> out;
@@ -740,6 +757,7 @@ int check_call(const CallCase& c, DType t, Device d, double tol = -1,
   return ran;
 }
 
+// clang-format on
 class BackendCall : public ::testing::TestWithParam<CallCase> {};
 
 TEST_P(BackendCall, CudaEqualsTheCpu) {

@@ -28,6 +28,7 @@
 #include "models/fmnist_classifier.h"
 #include "models/inception.h"
 #include "test_util.h"
+#include "trainer_util.h"
 #include "trainer/fid.h"
 #include "trainer/trainer.h"
 
@@ -157,20 +158,7 @@ TEST(Fid, InceptionExtractorRunsTheFidNetworkWithTheGivenWeights) {
 
 // ---- 4. Trainer::fid -------------------------------------------------------------------------------
 
-trainer::TrainConfig tiny_fmnist_config() {
-  trainer::TrainConfig c;
-  c.dataset = "folder";  // the data set is injected
-  c.input_folder = "unused";
-  c.image_size = 32;
-  c.n_colors = 1;
-  c.z_size = 8;
-  c.G_h_size = 4;
-  c.D_h_size = 4;
-  c.batch_size = 6;
-  c.n_samples = 4;
-  c.seed = 5;
-  return c;
-}
+trainer::TrainConfig tiny_fmnist_config() { return test::tiny_config(32, 5); }
 
 TEST(Fid, TrainerFidNeverChangesTheRunAndIsDeterministic) {
   MMGAN_REQUIRE_FASHION_MNIST();
@@ -281,40 +269,6 @@ TEST(Fid, CommandsOnAnImageFolder) {
   r = run("train " + tiny + " --run_name r2 --n_iter 2 --fid_every 1 --fid_stats " + absent);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find(absent), std::string::npos) << r.out;
-}
-
-// tools/table1.py: the paper's Table 1 grid, one run per cell with --fid_every, a table of the final
-// (and lowest) distances; a second call trains nothing and prints the same table.
-TEST(Fid, Table1ScriptTrainsEachCellOnceAndTabulatesItsMetrics) {
-  MMGAN_REQUIRE_FASHION_MNIST();
-  const fs::path dir = test::temp_dir("fid-table1");
-  const std::string data = write_image_folder(dir, 40);
-  const fs::path out = dir / "t1";
-  const std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tools/table1.py --mmgan " + MMGAN_BINARY +
-                          " --out " + out.string() + " --n_iter 3 --fid_every 2 --fid_n 12 --losses hinge,wgan " +
-                          "--norms linf --data '" + data + "' --train_flags '" + kTinyNets + "'";
-  const test::CommandResult first = test::run_command(cmd);
-  ASSERT_EQ(first.code, 0) << cmd << "\n" << first.out;
-  for (const char* run : {"hinge-linf-hinge-0", "hinge-linf-squared-diff-0", "wgan-linf-hinge-0", "wgan-linf-squared-diff-0"}) {
-    const std::vector<nlohmann::json> m = metrics_with_fid(out / run);
-    ASSERT_EQ(m.size(), 2u) << run;  // iterations 2 and 3 (the last)
-    EXPECT_EQ(m[1]["iter"].get<int64_t>(), 2) << run;
-    std::ostringstream cell;
-    cell.setf(std::ios::fixed);
-    cell.precision(2);
-    cell << m[1]["fid"].get<double>() << " (" << std::min(m[0]["fid"].get<double>(), m[1]["fid"].get<double>()) << ")";
-    EXPECT_NE(first.out.find(cell.str()), std::string::npos) << run << ": " << cell.str() << "\n" << first.out;
-  }
-  EXPECT_NE(first.out.find("| max(0, ||g||_inf - 1) |"), std::string::npos) << first.out;
-  EXPECT_NE(first.out.find("| g(norm) | HingeGAN | WGAN |"), std::string::npos) << first.out;
-  const test::CommandResult again = test::run_command(cmd);
-  ASSERT_EQ(again.code, 0) << again.out;
-  EXPECT_EQ(again.out.find("training"), std::string::npos) << again.out;
-  EXPECT_NE(again.out.find(first.out.substr(first.out.find("| g(norm)"))), std::string::npos) << again.out;
-  // Bad values are named.
-  const test::CommandResult bad = test::run_command(cmd + " --norms l3");
-  EXPECT_NE(bad.code, 0);
-  EXPECT_NE(bad.out.find("--norms: unknown value 'l3'"), std::string::npos) << bad.out;
 }
 
 }  // namespace

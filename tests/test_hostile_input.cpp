@@ -11,6 +11,7 @@
 #include "data/fashion_mnist.h"
 #include "data/image_folder.h"
 #include "engine/checked_math.h"
+#include "engine/parallel.h"
 #include "test_util.h"
 
 namespace mmgan::test {
@@ -28,6 +29,19 @@ std::vector<uint8_t> idx(uint32_t magic, std::vector<uint32_t> sizes, size_t dat
   for (uint32_t s : sizes) be(s);
   b.resize(b.size() + data_bytes, 7);
   return b;
+}
+
+// An exception inside an OpenMP loop reaches the caller (instead of std::terminate).
+TEST(HostileInput, ExceptionsLeaveParallelLoopsOnTheCallingThread) {
+  std::vector<int> done(1000, 0);
+  EXPECT_THAT(error_of([&] {
+                parallel_for(1000, [&](int64_t i) {
+                  done[size_t(i)] = 1;
+                  if (i % 97 == 13) throw std::bad_alloc();
+                });
+              }),
+              HasSubstr("bad_alloc"));
+  EXPECT_EQ(std::count(done.begin(), done.end(), 1), 1000);  // the other iterations still ran
 }
 
 TEST(HostileInput, CheckedArithmeticRefusesWraps) {

@@ -291,5 +291,35 @@ TEST_P(ModelParity, PyTorchWeightsLoadAndGiveTheSameOutputs) {
 INSTANTIATE_TEST_SUITE_P(PaperNetworks, ModelParity, ::testing::ValuesIn(variants()),
                          [](const auto& info) { return info.param.name; });
 
+// net_size counts from the layer plan the builders use: it equals the built networks' parameter
+// counts and the elements their layers output (measured by running a forward).
+TEST(NetSize, EqualsTheBuiltNetworks) {
+  for (int arch : {0, 1})
+    for (int64_t size : {16, 32, 64})
+      for (bool bn : {true, false})
+        for (bool spectral : {false, true}) {
+          if (arch == 1 && size != 32) continue;
+          nn::NetConfig c;
+          c.arch = arch ? nn::Arch::StandardCNN : nn::Arch::DCGAN;
+          c.image_size = size;
+          c.n_colors = 3;
+          c.z_size = 7;
+          c.G_h_size = 5;
+          c.D_h_size = 6;
+          c.batch_norm_G = c.batch_norm_D = bn;
+          c.spectral_D = spectral;
+          Generator g(1);
+          const auto G = nn::make_generator(c, g), D = nn::make_discriminator(c, g);
+          const std::string what = "arch " + std::to_string(arch) + " size " + std::to_string(size) +
+                                   (bn ? " bn" : "") + (spectral ? " spectral" : "");
+          EXPECT_EQ(nn::net_size(c, true).parameters, G->parameter_count()) << what;
+          EXPECT_EQ(nn::net_size(c, false).parameters, D->parameter_count()) << what;
+        }
+  nn::NetConfig huge;
+  huge.z_size = int64_t(1) << 40;
+  huge.G_h_size = int64_t(1) << 40;
+  EXPECT_NE(test::error_of([&] { nn::net_size(huge, true); }).find("overflows"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mmgan

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "test_util.h"
+#include "trainer_util.h"
 #include "trainer/run.h"
 #include "trainer/commands.h"
 #include "trainer/trainer.h"
@@ -27,20 +28,7 @@ std::shared_ptr<const data::Dataset> tiny_dataset() {
   return ds;
 }
 
-TrainConfig tiny_config() {
-  TrainConfig c;
-  c.dataset = "folder";  // the data set is injected; the name only has to be valid
-  c.input_folder = "unused";
-  c.image_size = 16;
-  c.n_colors = 1;
-  c.z_size = 8;
-  c.G_h_size = 4;
-  c.D_h_size = 4;
-  c.batch_size = 6;
-  c.n_samples = 4;
-  c.seed = 3;
-  return c;
-}
+TrainConfig tiny_config() { return test::tiny_config(); }
 
 std::vector<std::vector<double>> everything(const Trainer& t) {
   std::vector<std::vector<double>> out;

@@ -17,7 +17,7 @@ all=(safetensors idx cifar10 image config checkpoint)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMMGAN_CUDA=OFF \
-  -DMMGAN_FUZZ=ON -DMMGAN_TESTS=OFF -DMMGAN_BENCHMARKS=OFF > /dev/null
+  -DMMGAN_FUZZ=ON -DMMGAN_MPI=OFF -DMMGAN_TESTS=OFF -DMMGAN_BENCHMARKS=OFF > /dev/null
 cmake --build "$build" --target "${targets[@]/#/fuzz_}"
 export OMP_NUM_THREADS=1
 failed=()

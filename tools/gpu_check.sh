@@ -9,17 +9,20 @@
 #   5. the kernel microbenchmarks and the training-iteration benchmark;
 #   6. the same iteration in PyTorch (eager, and captured by hand in a CUDA graph), with its FLOP
 #      count and the device's TF32 rate, and the side-by-side ratios (tools/bench_iteration_torch.py);
-#   7. a short `mmgan train --device cuda` on Fashion-MNIST.
+#   7. a short `mmgan train --device cuda` on Fashion-MNIST;
+#   8. data parallelism's NCCL path with one rank per GPU (docs/data-parallel.md), where the
+#      machine has OpenMPI: the all-reduce backend call on the GPU under mpirun, and a short
+#      training run on every GPU against one process.
 # Each step's output goes to $OUT (the device tool brings it back) or results/gpu/, with a
 # summary.txt of what passed. A failing step does not stop the later ones.
 #   device run, carry [".gpu-deps"]:   tools/gpu_check.sh
-# Environment: GPU_CHECK_STEPS (default "deps build test memcheck bench torch train"),
+# Environment: GPU_CHECK_STEPS (default "deps build test memcheck bench torch train dp"),
 # GPU_CHECK_TRAIN_ITERS (default 500).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-results/gpu}"
 mkdir -p "$out"
-steps="${GPU_CHECK_STEPS:-deps build test memcheck bench torch train}"
+steps="${GPU_CHECK_STEPS:-deps build test memcheck bench torch train dp}"
 summary="$out/summary.txt"
 : >"$summary"
 build=build-gpu
@@ -147,3 +150,18 @@ if has train; then
     --input_folder .gpu-deps --output_folder "$out/runs" --print_every 250
 fi
 note "done"
+
+# 8. Data parallelism on the GPU: NCCL runs even with one rank under mpirun.
+if has dp; then
+  if command -v mpirun >/dev/null && [ -x "$build/tests/test_collective" ]; then
+    mpi=(mpirun --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1)
+    run_step dp-nccl-call "${mpi[@]}" -np 1 "$build/tests/test_collective" --gtest_filter='Collective.BackendCallOnEveryDevice'
+    ngpu=$(nvidia-smi --list-gpus | wc -l)
+    common=(train --device cuda --n_iter 50 --batch_size $((8 * ngpu)) --log_every 10 --output_folder /tmp/mmgan-dp)
+    run_step dp-train-one "$build/tools/mmgan" "${common[@]}" --run_name one
+    run_step dp-train-ranks "${mpi[@]}" -np "$ngpu" "$build/tools/mmgan" "${common[@]}" --run_name ranks
+    tail -n 2 /tmp/mmgan-dp/one-0/metrics.jsonl /tmp/mmgan-dp/ranks-0/metrics.jsonl | tee -a "$summary"
+  else
+    note "dp: skipped (no mpirun, or the build has no MPI)"
+  fi
+fi

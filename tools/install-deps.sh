@@ -13,7 +13,9 @@ pkgs=(
   python3-torchvision python3-scipy            # FID oracles: Inception blocks, scipy.linalg.sqrtm
   python3-matplotlib                           # run curves and margin-lab figures
   python3-pil                                  # fuzz/make_corpus.py: the image seeds
+  slurm-wlm munge                              # mmgan-sweep's Slurm executor and its one-node test cluster
   dataset-fashion-mnist                        # the default training data
+  libopenmpi-dev openmpi-bin                   # data-parallel training (mpirun; docs/data-parallel.md)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -22,9 +22,6 @@
 #include "trainer/run.h"
 #include "trainer/trainer.h"
 
-#ifdef MMGAN_HAS_CUDA
-#include "kernels/cuda/device.h"
-#endif
 
 namespace {
 
@@ -63,14 +60,7 @@ int graph_command(const std::string& format, const std::string& norm, bool outer
 }
 
 int devices_command() {
-  std::cout << "cpu: reference backend (OpenBLAS GEMM, OpenMP)\n";
-#ifdef MMGAN_HAS_CUDA
-  const int n = kernels::cuda::device_count();
-  if (n == 0) std::cout << "cuda: built, no device found\n";
-  for (int i = 0; i < n; ++i) std::cout << "cuda:" << i << ": " << kernels::cuda::device_description(i) << "\n";
-#else
-  std::cout << "cuda: not built (-DMMGAN_CUDA=OFF or no nvcc)\n";
-#endif
+  std::cout << describe_devices();
   return 0;
 }
 
@@ -190,6 +180,7 @@ int main(int argc, char** argv) {
   for (const std::string& a : args) cargs.push_back(a.c_str());
   CLI11_PARSE(app, int(cargs.size()), const_cast<char**>(cargs.data()));
   try {
+    (void)process_count();  // joins the job's process group when started by mpirun (kernels/collective.h)
     if (graph->parsed()) return graph_command(format, norm, outer);
     if (devices->parsed()) return devices_command();
     if (train_cls->parsed()) trainer::train_classifier(cls, std::cout);
@@ -210,9 +201,11 @@ int main(int argc, char** argv) {
       std::cout << "wrote " << dump_out << "\n";
     }
   } catch (const trainer::Diverged& e) {
+    trainer::abort_job_if_distributed(e.what(), 3);  // every rank ends, none waits in a collective
     std::cerr << "mmgan: " << e.what() << "\n";
     return 3;
   } catch (const std::exception& e) {
+    trainer::abort_job_if_distributed(e.what(), 1);
     std::cerr << "mmgan: " << e.what() << "\n";
     return 1;
   }

@@ -5,6 +5,7 @@
 #include "engine/random.h"
 #include "engine/safetensors.h"
 #include "models/networks.h"
+#include "memory_estimate.h"
 #include "trainer.h"
 
 namespace mmgan::trainer {
@@ -14,6 +15,8 @@ std::shared_ptr<nn::Module> generator_from_checkpoint(const std::string& checkpo
   const auto it = st.metadata.find("config");
   MMGAN_CHECK(it != st.metadata.end(), checkpoint, ": not an mmgan checkpoint (no configuration in its metadata)");
   *cfg = config_from_json(it->second, checkpoint + " (metadata 'config')");
+  const MemoryEstimate e = estimate_memory(*cfg);
+  check_memory(MemoryEstimate{{e.parts[0]}});  // the generator alone, before it is built
   auto G = nn::make_generator(cfg->net(), init);
   G->load_state_dict(st, "G.", /*strict=*/false);
   return G;
@@ -25,6 +28,11 @@ void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t s
   TrainConfig cfg;
   Generator gen(seed);  // initialisation, then z: the grid a seed gives stays the same
   auto G = generator_from_checkpoint(checkpoint, gen, &cfg);
+  cfg.n_samples = n;
+  MemoryEstimate grid = estimate_memory(cfg);
+  grid.parts = {grid.parts.back()};
+  grid.parts[0].flags = "--n";
+  check_memory(grid);
   G->train(!use_running_stats);
   NoGradGuard ng;
   const Tensor z = randn({n, cfg.z_size, 1, 1}, gen, cfg.net().dtype);

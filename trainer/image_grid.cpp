@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/safetensors.h"
 #include "trainer.h"
 
 namespace mmgan::trainer {
@@ -30,13 +32,16 @@ void save_image_grid(const Tensor& x, const std::string& png_path) {
           img[size_t(((y0 + i) * gw + x0 + j) * c + ch)] = uint8_t(std::clamp(t * 255 + 0.5, 0.0, 255.0));
         }
   }
-  // Written next to the target, then renamed: a reader never sees half a PNG.
-  const std::string tmp = png_path + ".tmp";
-  MMGAN_CHECK(stbi_write_png(tmp.c_str(), int(gw), int(gh), int(c), img.data(), int(gw * c)) != 0,
-              "cannot write the sample grid ", tmp);
   std::error_code ec;
-  std::filesystem::rename(tmp, png_path, ec);
-  MMGAN_CHECK(!ec, "cannot rename ", tmp, " to ", png_path, ": ", ec.message());
+  MMGAN_CHECK(!std::filesystem::is_directory(png_path, ec), "cannot write the sample grid to ", png_path,
+              ": it is a directory");
+  // Encoded in memory, then written atomically: a reader never sees half a PNG, and a failed write
+  // leaves no temp file (write_file_atomic removes it).
+  std::string png;
+  const auto append = [](void* to, void* data, int n) { static_cast<std::string*>(to)->append(static_cast<char*>(data), size_t(n)); };
+  MMGAN_CHECK(stbi_write_png_to_func(append, &png, int(gw), int(gh), int(c), img.data(), int(gw * c)) != 0,
+              "cannot encode the sample grid ", png_path);
+  write_file_atomic(png_path, png);
 }
 
 }  // namespace mmgan::trainer

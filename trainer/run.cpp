@@ -16,8 +16,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "distributed.h"
+#include "engine/distributed.h"
 #include "engine/safetensors.h"
 #include "fid.h"
+#include "memory_estimate.h"
 #include "metrics_log.h"
 #include "run_folder.h"
 #include "trainer.h"
@@ -142,10 +145,13 @@ TrainConfig resumed_config(const RunFolder& dir, const RunOptions& opts) {
 }  // namespace
 
 std::string train(TrainConfig cfg, const RunOptions& opts) {
+  if (process_rank() != 0) return follow(), std::string();  // rank 0 owns the run folder (distributed.h)
   const bool resuming = !opts.resume_dir.empty();
   if (!resuming) cfg.resolve();
+  if (!resuming) local_batch_size(cfg.batch_size);  // splits across the ranks? checked before a folder is made
   RunFolder dir = resuming ? RunFolder::open(opts.resume_dir) : RunFolder::create(cfg);
   if (resuming) cfg = resumed_config(dir, opts);
+  lead(cfg, resuming ? (dir / "checkpoint.safetensors").string() : std::string());
   Trainer t(cfg);
   const fs::path ckpt = dir / "checkpoint.safetensors";
   if (resuming) {
@@ -167,7 +173,8 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
                                : std::string(" (no penalty)"))
             << ", " << t.dataset().name << " (" << t.dataset().count << " samples"
             << (t.dataset().skipped ? ", " + std::to_string(t.dataset().skipped) + " unreadable files skipped" : "")
-            << "), " << c.n_iter << " iterations" << std::endl;
+            << "), " << c.n_iter << " iterations on " << c.device << ", memory at least "
+            << human_bytes(estimate_memory(c).total()) << std::endl;
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto window = start;

@@ -9,8 +9,11 @@
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/backend.h"
+#include "engine/distributed.h"
 #include "engine/ops.h"
+#include "distributed.h"
 #include "fid.h"
+#include "memory_estimate.h"
 #include "losses/gan_loss.h"
 #include "losses/gradient_penalty.h"
 #include "models/networks.h"
@@ -117,9 +120,11 @@ double meta_real(const SafeTensors& st, const std::string& key, const std::strin
 }  // namespace
 
 Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
-    : cfg_(std::move(cfg)), device_(Device::parse(cfg_.device)), rng_(noise_seed(cfg_.seed)) {
+    : cfg_(std::move(cfg)), device_(rank_device(cfg_.device)), rng_(noise_seed(cfg_.seed)) {
   cfg_.resolve();
+  const int64_t local_batch = local_batch_size(cfg_.batch_size);  // before anything starts
   (void)backend_for(device_);  // fail before loading data when the device does not exist
+  check_memory(estimate_memory(cfg_));  // refuse what cannot fit before allocating any of it
   dtype_ = cfg_.dtype == "float64" ? DType::F64 : DType::F32;
   data_ = dataset ? std::move(dataset) : load_dataset(cfg_);
   const Shape want{cfg_.n_colors, cfg_.image_size, cfg_.image_size};
@@ -128,7 +133,8 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
               " (check --image_size and --n_colors)");
   MMGAN_CHECK(data_->count >= cfg_.batch_size, "data set ", data_->name, " (", data_->source, ") has ", data_->count,
               " samples, fewer than --batch_size ", cfg_.batch_size);
-  real_ = std::make_unique<data::Prefetcher>(*data_, cfg_.batch_size, data_seed(cfg_.seed));
+  real_ = std::make_unique<data::Prefetcher>(*data_, cfg_.batch_size, data_seed(cfg_.seed), 2, world_rank(),
+                                            world_size());
 
   Generator init(init_seed(cfg_.seed));
   nn::NetConfig net = cfg_.net();
@@ -140,13 +146,15 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
   G_->to(device_), D_->to(device_);
   optD_ = std::make_unique<Adam>(D_->parameters(), AdamOptions{cfg_.lr_D, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
   optG_ = std::make_unique<Adam>(G_->parameters(), AdamOptions{cfg_.lr_G, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
+  reduce_D_ = std::make_unique<GradientReducer>(D_->parameters());
+  reduce_G_ = std::make_unique<GradientReducer>(G_->parameters());
   z_test_ = randn({cfg_.n_samples, cfg_.z_size, 1, 1}, init, dtype_, device_);
 
   // The iteration's inputs and device-side state, made once: a captured iteration reads and
   // writes these same tensors on every replay.
   const int64_t batches = cfg_.Diters + (relativistic(cfg_.loss) && cfg_.resample ? cfg_.Giters : 0);
   for (int64_t k = 0; k < batches; ++k)
-    real_in_.push_back(empty({cfg_.batch_size, cfg_.n_colors, cfg_.image_size, cfg_.image_size}, dtype_, device_));
+    real_in_.push_back(empty({local_batch, cfg_.n_colors, cfg_.image_size, cfg_.image_size}, dtype_, device_));
   rng_base_ = zeros({}, DType::F64, device_);
   rng_.bind_base(rng_base_);
   lagrange_ = scalar(cfg_.penalty.lambda, DType::F64, device_);
@@ -162,11 +170,13 @@ void Trainer::stage_inputs() {
   for (Tensor& x : real_in_) x.copy_(real_->next().to(dtype_));
 }
 
-Tensor Trainer::noise(int64_t n) { return randn({n, cfg_.z_size, 1, 1}, rng_, dtype_, device_); }
+// Drawn for the whole batch, then this rank's rows (distributed.h).
+Tensor Trainer::noise(int64_t n) { return shard(randn({n, cfg_.z_size, 1, 1}, rng_, dtype_, device_)); }
 
 Tensor Trainer::critic(const Tensor& x) { return (*D_)(x); }
 
 void Trainer::step(StepObserver* observer) {
+  MMGAN_CHECK(!observer || world_size() == 1, "an observed step (step-dump) runs in one process, not under mpirun");
   static StepObserver none;
   stage_inputs();
   if (observer || !cfg_.graph_on()) {
@@ -203,16 +213,16 @@ void Trainer::compute(StepObserver& observer) {
       x_fake = (*G_)(z);
     }
     const Tensor c_fake = critic(x_fake);
-    const Tensor errD = d_loss(cfg_.loss, c_real, c_fake);
+    const Tensor errD = d_loss(cfg_.loss, all_gather(c_real), all_gather(c_fake));  // the whole batch's
     Tensor total = errD;
     Tensor u;
     PenaltyTerms pen;
     if (cfg_.penalty.enabled) {
       Tensor xhat;
-      if (cfg_.penalty.where == GpWhere::Interpolate) {
+      if (cfg_.penalty.where == GpWhere::Interpolate && world_size() == 1) {
         xhat = random_interpolate(x_real, x_fake, rng_, &u);  // one kernel; the same numbers as below
       } else {
-        u = rand({B, 1, 1, 1}, rng_, dtype_, device_);  // drawn anyway, as the official code does
+        u = shard(rand({B, 1, 1, 1}, rng_, dtype_, device_));  // drawn anyway, as the official code does
         xhat = penalty_points(x_real, x_fake, u, cfg_.penalty.where);
       }
       pen = gradient_penalty([this](const Tensor& x) { return critic(x); }, xhat, cfg_.penalty, lagrange_);
@@ -221,8 +231,9 @@ void Trainer::compute(StepObserver& observer) {
       grad_norm = pen.grad_norm;
     }
     loss_D = errD.detach();
-    const std::vector<Tensor> gD = grad({total}, d_params, {}, GradOptions{false, -1, true});
+    const std::vector<Tensor> gD = grad({total}, d_params, {replicated_loss_seed(total)}, GradOptions{false, -1, true});
     set_grads(d_params, gD);
+    reduce_D_->reduce();
     observer.critic_step(*this, {x_real, z, u, loss_D, constraint, pen.loss, gD});
     optD_->step();
     if (cfg_.penalty.enabled && cfg_.penalty.augmented) {
@@ -245,10 +256,11 @@ void Trainer::compute(StepObserver& observer) {
       NoGradGuard ng;  // C(x_real) does not depend on G
       c_real = critic(x_real_g);
     }
-    const Tensor errG = g_loss(cfg_.loss, c_real, c_fake);
+    const Tensor errG = g_loss(cfg_.loss, c_real.defined() ? all_gather(c_real) : c_real, all_gather(c_fake));
     loss_G = errG.detach();
-    const std::vector<Tensor> gG = grad({errG}, g_params, {}, GradOptions{false, -1, true});
+    const std::vector<Tensor> gG = grad({errG}, g_params, {replicated_loss_seed(errG)}, GradOptions{false, -1, true});
     set_grads(g_params, gG);
+    reduce_G_->reduce();
     const Tensor no_real;
     observer.generator_step(*this, {z, relativistic(cfg_.loss) ? x_real_g : no_real, loss_G, gG});
     optG_->step();
@@ -294,6 +306,7 @@ void Trainer::check_finite() const {
 }
 
 std::pair<double, double> Trainer::margins() {
+  const LocalScope alone;  // rank 0's metric, computed as one process would
   const BufferSnapshot keep_d(*D_), keep_g(*G_);
   // Batches from their own streams, so the metric never moves the training data or noise.
   const Tensor x = data_->gather(data::BatchSampler(data_->count, cfg_.batch_size, data_seed(cfg_.seed) + 1)
@@ -313,6 +326,7 @@ std::pair<double, double> Trainer::margins() {
 }
 
 eval::FrechetResult Trainer::fid(eval::FeatureExtractor& fx, const eval::GaussianStats& ref, int64_t n) {
+  const LocalScope alone;
   const BufferSnapshot keep(*G_);
   // The same z at every evaluation (its own stream), so successive values differ by G alone.
   const eval::GaussianStats s =
@@ -322,6 +336,7 @@ eval::FrechetResult Trainer::fid(eval::FeatureExtractor& fx, const eval::Gaussia
 
 void Trainer::save_samples(const std::string& png_path) {
   // G in train mode, as the official code samples; its running statistics are restored after.
+  const LocalScope alone;
   Tensor x;
   {
     const BufferSnapshot keep(*G_);

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "config.h"
+#include "distributed.h"
 #include "data/dataset.h"
 #include "data/sampler.h"
 #include "engine/capture.h"
@@ -122,6 +123,7 @@ class Trainer {
   std::unique_ptr<data::Prefetcher> real_;
   std::shared_ptr<nn::Module> G_, D_;
   std::unique_ptr<Adam> optD_, optG_;
+  std::unique_ptr<GradientReducer> reduce_D_, reduce_G_;  // sums gradients over the ranks (distributed.h)
   Generator rng_;  // draws relative to rng_base_, which holds the stream position on the device
   Tensor rng_base_;
   Tensor z_test_;

@@ -1,4 +1,4 @@
-// BatchNorm2d and spectral normalisation.
+// BatchNorm2d.
 //
 // batch_norm2d (training), per channel over (N, H, W) with n = N*H*W:
 //   forward   xhat = (x - mean) / sqrt(var + eps),  y = w xhat + b          (var biased)
@@ -15,18 +15,21 @@
 //               d/dx = s^2 ((B m - k) xhat - m P(g) - B P(u)) + ggw s P(g)
 //               d/dw = sum ggx s P(g)
 //               d/dg = w s P(ggx) + ggw xhat + ggb          (then times the activation's mask)
+// Synchronized (world_size() > 1, engine/distributed.h): the statistics are the global batch's,
+// from per-rank channel sums all-reduced across the ranks, and the whole training-mode forward is
+// written in engine ops (mean, then the variance about it, as the kernels' two sweeps), so its
+// derivatives of every order come from the ops' and all_reduce's; one rank computes what one
+// process computes on the whole batch, to rounding.
 // Eval mode is a plain composite of engine ops with the running statistics as constants.
-//
-// spectral_normalize follows torch.nn.utils.spectral_norm: the power iteration runs outside
-// autograd and u, v are constants in sigma = u . (W v), so the gradient flows through W only.
+
 // Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch parity, CUDA vs CPU; the
 // batch_norm_backward rows check the double backward against finite differences directly) and
 // tests/test_models.cpp.
 #include <cmath>
-#include <limits>
 
 #include "../autograd/grad_mode.h"
 #include "../autograd/node.h"
+#include "../distributed.h"
 #include "../ops.h"
 #include "dispatch.h"
 
@@ -162,9 +165,32 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, const
   });
 }
 
-Tensor l2_normalize(const Tensor& a, double eps) {
-  return a / clamp(sqrt(sum(square(a))), eps, std::numeric_limits<double>::infinity());
+// Training mode across the ranks of a data-parallel run (see the top of this file).
+Tensor batch_norm_train_synced(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& running_mean,
+                               const Tensor& running_var, double momentum, double eps, bool act, double slope) {
+  const int64_t n = x.size(0) * x.size(2) * x.size(3) * world_size();
+  MMGAN_CHECK(n > 1, "batch_norm2d: training needs more than one value per channel, got input ", x.str(), " on ",
+              world_size(), " ranks");
+  const double inv_n = 1.0 / double(n);
+  const Tensor mu = all_reduce(sum(x, kStatDims, true), kernels::ReduceOp::Sum) * inv_n;
+  const Tensor xc = x - mu;
+  const Tensor var = all_reduce(sum(square(xc), kStatDims, true), kernels::ReduceOp::Sum) * inv_n;
+  Tensor y = xc * pow(var + eps, -0.5);
+  if (w.defined()) y = y * channel(w);
+  if (b.defined()) y = y + channel(b);
+  if (act) y = slope == 0 ? relu(y) : leaky_relu(y, slope);
+  NoGradGuard ng;
+  if (running_mean.defined()) {
+    Tensor rm = running_mean;
+    rm.copy_(running_mean * (1 - momentum) + mu.detach().reshape({-1}) * momentum);
+  }
+  if (running_var.defined()) {
+    Tensor rv = running_var;
+    rv.copy_(running_var * (1 - momentum) + var.detach().reshape({-1}) * (momentum * double(n) / double(n - 1)));
+  }
+  return y;
 }
+
 
 }  // namespace
 
@@ -182,6 +208,8 @@ Tensor batch_norm2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bi
                   (!running_var.defined() || !running_var.requires_grad()),
               "batch_norm2d: running statistics must not require grad (they are buffers)");
   MMGAN_CHECK(slope >= 0, "batch_norm2d_act: the activation's slope must be >= 0, got ", slope);
+  if (training && world_size() > 1)
+    return batch_norm_train_synced(x, weight, bias, running_mean, running_var, momentum, eps, act, slope);
   if (training) return batch_norm_train(x, weight, bias, running_mean, running_var, momentum, eps, act, slope);
   MMGAN_CHECK(running_mean.defined() && running_var.defined(),
               "batch_norm2d: eval mode needs running_mean and running_var");
@@ -207,6 +235,8 @@ Tensor batch_norm2d_act(const Tensor& x, const Tensor& weight, const Tensor& bia
 std::vector<Tensor> batch_norm2d_backward(const Tensor& x, const Tensor& weight, const Tensor& grad,
                                           const Tensor& act_output, double slope, double eps) {
   MMGAN_CHECK(x.dim() == 4, "batch_norm2d_backward: input must be [N, C, H, W], got ", x.str());
+  MMGAN_CHECK(world_size() == 1, "batch_norm2d_backward: the fused backward of one process's BatchNorm; across ",
+              world_size(), " ranks BatchNorm is differentiated through its engine ops");
   MMGAN_CHECK(x.size(0) * x.size(2) * x.size(3) > 1,
               "batch_norm2d_backward: training needs more than one value per channel, got input ", x.str());
   check_channel_vector("weight", weight, x);
@@ -221,42 +251,6 @@ std::vector<Tensor> batch_norm2d_backward(const Tensor& x, const Tensor& weight,
   }
   const BatchStats st = batch_stats(x.detach().contiguous(), eps);
   return batch_norm_backward_op(x, weight, grad, act_output, st.mean, st.invstd, eps, slope);
-}
-
-Tensor spectral_normalize(const Tensor& w, const Tensor& u, const Tensor& v, int64_t dim, bool power_iteration,
-                          double eps) {
-  MMGAN_CHECK(w.dim() >= 1, "spectral_normalize: weight must have at least one dimension, got ", w.str());
-  const int d = wrap_dim(dim, w.dim(), "spectral_normalize");
-  std::vector<int64_t> perm{d};
-  for (int i = 0; i < w.dim(); ++i)
-    if (i != d) perm.push_back(i);
-  const int64_t h = w.size(d), rest = h == 0 ? 0 : w.numel() / h;
-  detail::check_same("spectral_normalize", w, u);
-  detail::check_same("spectral_normalize", w, v);
-  MMGAN_CHECK(u.dim() == 1 && u.size(0) == h && v.dim() == 1 && v.size(0) == rest, "spectral_normalize: u ", u.str(),
-              " and v ", v.str(), " must be [", h, "] and [", rest, "] for weight ", w.str(), " (dim ", d, ")");
-  MMGAN_CHECK(!u.requires_grad() && !v.requires_grad(), "spectral_normalize: u and v are buffers, not parameters");
-  const Tensor wm = permute(w, perm).reshape({h, rest});
-  if (power_iteration) {
-    NoGradGuard ng;
-    const Tensor wd = wm.detach();
-    const Tensor v_new = l2_normalize(matmul(wd.t(), u.reshape({h, 1})), eps);
-    const Tensor u_new = l2_normalize(matmul(wd, v_new), eps);
-    Tensor vv = v, uu = u;
-    vv.copy_(v_new.reshape({rest}));
-    uu.copy_(u_new.reshape({h}));
-  }
-  // sigma's graph keeps copies of u and v (as PyTorch clones them): the next training forward
-  // rewrites the buffers while this forward's graph may still await its backward (the real, fake
-  // and interpolated batches of one D step).
-  Tensor uc, vc;
-  {
-    NoGradGuard ng;
-    uc = u.detach().clone().reshape({h, 1});
-    vc = v.detach().clone().reshape({rest, 1});
-  }
-  const Tensor sigma = sum(uc * matmul(wm, vc));
-  return w / sigma;
 }
 
 }  // namespace mmgan
