@@ -17,6 +17,7 @@
 #include "engine/parallel.h"
 #include "fashion_mnist.h"
 #include "resize.h"
+#include "stb_guard.h"
 
 namespace mmgan::data {
 
@@ -116,12 +117,14 @@ std::vector<uint8_t> decode_image(const std::vector<uint8_t>& encoded, const std
                                   int64_t n_colors, int64_t centercrop) {
   MMGAN_CHECK(encoded.size() <= size_t(INT32_MAX), "image '", name, "': ", encoded.size(), " bytes, too large");
   const int len = int(encoded.size());
+  check_before_stb(encoded.data(), encoded.size(), name);  // inputs stb 2.27 mishandles
   int w = 0, h = 0, comp = 0;
   // Sizes first, from the header: a 60000 x 60000 PNG of a few KiB must not be decoded to 10 GiB.
   MMGAN_CHECK(stbi_info_from_memory(encoded.data(), len, &w, &h, &comp), "image '", name, "': ",
               stbi_failure_reason() ? stbi_failure_reason() : "not an image");
   MMGAN_CHECK(w > 0 && h > 0 && int64_t(w) * int64_t(h) <= kMaxImagePixels, "image '", name, "': ", w, "x", h,
               " pixels, more than the ", kMaxImagePixels, " a loader accepts");
+  check_pixels_per_byte(w, h, encoded.size(), name);
   uint8_t* rgb = stbi_load_from_memory(encoded.data(), len, &w, &h, &comp, 3);
   MMGAN_CHECK(rgb != nullptr, "image '", name, "': ", stbi_failure_reason() ? stbi_failure_reason() : "cannot decode");
   std::unique_ptr<uint8_t, void (*)(void*)> owned(rgb, stbi_image_free);

@@ -651,5 +651,61 @@ TEST(Data, PrefetcherRethrowsWorkerErrors) {
   EXPECT_NE(test::error_of([] { Dataset d; d.count = 3; Prefetcher(d, 4, 0); }).find("batch size 4"), std::string::npos);
 }
 
+// A real JPEG (stb_image_write) with one more Huffman table after its SOI marker: table class 1,
+// id 0, the given 16 code counts, then as many value bytes as the counts add up to.
+std::vector<uint8_t> jpeg_with_dht(const std::vector<uint8_t>& counts) {
+  std::vector<uint8_t> jpg;
+  std::vector<uint8_t> rgb(8 * 8 * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = uint8_t(i * 7);
+  auto append = [](void* ctx, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(ctx);
+    out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  EXPECT_TRUE(stbi_write_jpg_to_func(append, &jpg, 8, 8, 3, rgb.data(), 90));
+  size_t n = 0;
+  for (uint8_t c : counts) n += c;
+  std::vector<uint8_t> seg = {0xFF, 0xC4, uint8_t((3 + 16 + n) >> 8), uint8_t((3 + 16 + n) & 0xFF), 0x10};
+  seg.insert(seg.end(), counts.begin(), counts.end());
+  seg.resize(seg.size() + n, 1);
+  jpg.insert(jpg.begin() + 2, seg.begin(), seg.end());
+  return jpg;
+}
+
+// Debian's stb_image 2.27 writes past its Huffman tables for a DHT segment of more than 256 codes
+// (fuzz/regressions/image/); data/stb_guard.h refuses such JPEGs before stb sees them.
+TEST(Data, JpegHuffmanTablesAreCheckedBeforeStb) {
+  std::vector<uint8_t> ok(16, 0);
+  ok[1] = 2, ok[2] = 3;  // 2 codes of length 2, 3 of length 3: a valid table
+  EXPECT_EQ(decode_image(jpeg_with_dht(ok), "ok.jpg", 8).size(), 3u * 8 * 8);
+
+  std::vector<uint8_t> too_many(16, 0);
+  too_many[15] = 255, too_many[14] = 45;  // 300 codes whose lengths fit: stb accepted them
+  const std::string e = test::error_of([&] { decode_image(jpeg_with_dht(too_many), "many.jpg", 8); });
+  EXPECT_NE(e.find("'many.jpg': JPEG Huffman table at byte 6 has 300 codes, more than the 256"), std::string::npos) << e;
+
+  std::vector<uint8_t> overfull(16, 0);
+  overfull[0] = 3;  // 3 codes of length 1
+  const std::string e2 = test::error_of([&] { decode_image(jpeg_with_dht(overfull), "bad.jpg", 8); });
+  EXPECT_NE(e2.find("more codes of length <= 1 than fit in 1 bits"), std::string::npos) << e2;
+}
+
+// stb reads zeros past the end of a truncated BMP: a 12x8 BMP whose header claims 8,257,544 rows
+// asked for a 99-megapixel decode from 334 bytes (fuzz/regressions/image/). Refused before decoding.
+TEST(Data, ImagesWithFarMorePixelsThanBytesAreRefused) {
+  std::vector<uint8_t> bmp;
+  const std::vector<uint8_t> rgb(12 * 8 * 3, 77);
+  auto append = [](void* ctx, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(ctx);
+    out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  ASSERT_TRUE(stbi_write_bmp_to_func(append, &bmp, 12, 8, 3, rgb.data()));
+  EXPECT_EQ(decode_image(bmp, "ok.bmp", 4).size(), 3u * 4 * 4);
+  const uint32_t rows = 8257544;
+  std::memcpy(&bmp[22], &rows, 4);  // BITMAPINFOHEADER height, little-endian
+  const std::string e = test::error_of([&] { decode_image(bmp, "tall.bmp", 4); });
+  EXPECT_NE(e.find("'tall.bmp': 12x8257544 pixels in " + std::to_string(bmp.size()) + " bytes, more than 16384 pixels per byte"),
+            std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace mmgan

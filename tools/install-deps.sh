@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build ccache pkg-config
+  clang libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev  # the fuzz build (tools/fuzz.sh)
   libgtest-dev libgmock-dev libbenchmark-dev   # tests and microbenchmarks
   libopenblas-dev libopenblas-openmp-dev        # CPU GEMM (the OpenMP build shares the engine's threads)
   nlohmann-json3-dev libcli11-dev libstb-dev   # safetensors headers, CLI, images
@@ -11,6 +12,7 @@ pkgs=(
   python3 python3-numpy python3-torch          # PyTorch as an independent oracle in parity tests
   python3-torchvision python3-scipy            # FID oracles: Inception blocks, scipy.linalg.sqrtm
   python3-matplotlib                           # run curves and margin-lab figures
+  python3-pil                                  # fuzz/make_corpus.py: the image seeds
   slurm-wlm munge                              # mmgan-sweep's Slurm executor and its one-node test cluster
   dataset-fashion-mnist                        # the default training data
   libopenmpi-dev openmpi-bin                   # data-parallel training (mpirun; docs/data-parallel.md)

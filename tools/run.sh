@@ -4,7 +4,8 @@
 #   tools/run.sh test                 build and run the whole test suite (CTest)
 #   tools/run.sh train [flags...]     build mmgan and run `mmgan train` with the given flags
 #   tools/run.sh build                build everything (tests, benchmarks) without running anything
-# Environment: BUILD_DIR (default build), MMGAN_CMAKE_ARGS (extra CMake arguments, e.g. -DMMGAN_CUDA=OFF).
+# Environment: BUILD_DIR (default build), MMGAN_CMAKE_ARGS (extra CMake arguments, e.g. -DMMGAN_CUDA=OFF),
+# MMGAN_CTEST_ARGS (extra ctest arguments, e.g. -E REGEX).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-}"
@@ -24,7 +25,8 @@ fi
 if [ "$what" = build ]; then
   exit 0
 elif [ "$what" = test ]; then
-  exec ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+  # shellcheck disable=SC2086
+  exec ctest --test-dir "$build" --output-on-failure -j "$(nproc)" ${MMGAN_CTEST_ARGS:-}
 else
   exec "$build/tools/mmgan" train "$@"
 fi
