@@ -3,24 +3,10 @@
 // multiplier), then saved again, as a resumed run does at its next checkpoint. The trainer, with
 // tiny networks on 8 constant images, is made once and reused across inputs.
 #include "harness.h"
+#include "tests/trainer_util.h"
 #include "trainer/trainer.h"
 
 namespace mmgan::fuzz {
-
-trainer::TrainConfig fuzz_trainer_config() {
-  trainer::TrainConfig c;
-  c.dataset = "folder";  // the data set is injected; the name only has to be valid
-  c.input_folder = "unused";
-  c.image_size = 16;
-  c.n_colors = 1;
-  c.z_size = 8;
-  c.G_h_size = 4;
-  c.D_h_size = 4;
-  c.batch_size = 4;
-  c.n_samples = 4;
-  c.seed = 3;
-  return c;
-}
 
 void fuzz_checkpoint(const uint8_t* data, size_t size) {
   static trainer::Trainer& t = *[] {
@@ -30,7 +16,7 @@ void fuzz_checkpoint(const uint8_t* data, size_t size) {
     ds->sample_shape = {1, 16, 16};
     ds->count = 8;
     ds->bytes.assign(8 * 256, 128);
-    return new trainer::Trainer(fuzz_trainer_config(), ds);  // never destroyed: inputs run until exit
+    return new trainer::Trainer(test::tiny_config(), ds);  // never destroyed: inputs run until exit
   }();
   t.load_checkpoint(scratch_file("checkpoint.safetensors", data, size));
   t.save_checkpoint(scratch_path("resaved.safetensors"));

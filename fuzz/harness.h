@@ -19,7 +19,7 @@
 //   config       config.json text: config_from_json, resolve, net; a configuration that resolves
 //                must survive to_json -> config_from_json unchanged
 //   checkpoint   a checkpoint.safetensors file: Trainer::load_checkpoint of a trainer with tiny
-//                networks (fuzz_trainer_config()), then saving it again
+//                networks (tests/trainer_util.h: tiny_config()), then saving it again
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -54,9 +54,6 @@ std::string scratch_file(const std::string& name, const uint8_t* data, size_t si
 // The path `name` would have in the scratch folder (for files a parser writes).
 std::string scratch_path(const std::string& name);
 
-// The configuration of the checkpoint target's trainer: 1x16x16 images, DCGAN with 4 channels.
-// The committed seed checkpoint is one of its checkpoints (fuzz/make_corpus.py).
-trainer::TrainConfig fuzz_trainer_config();
 
 // The targets (fuzz/<name>.cpp).
 void fuzz_safetensors(const uint8_t* data, size_t size);

@@ -2,7 +2,7 @@
 """Writes the fuzz targets' seed corpus (fuzz/corpus/<target>/) from real files: the first images of
 Debian's Fashion-MNIST, the CIFAR-10 sample in shared/data, small PNG/JPEG/BMP/GIF/PPM crops of
 those images (Pillow), and a tiny real run of `mmgan train` (its config.json and checkpoint, made
-with fuzz_trainer_config()'s settings, fuzz/checkpoint.cpp). Input formats: fuzz/harness.h.
+with the settings of tests/trainer_util.h's tiny_config(), which fuzz/checkpoint.cpp uses). Input formats: fuzz/harness.h.
 
   /usr/bin/python3 fuzz/make_corpus.py --mmgan build/tools/mmgan [--cifar shared/data/cifar10-sample/...]
 """
@@ -86,9 +86,9 @@ def image_corpus(rgb32, grey28):
         write("image", name, bytes([opts]) + data)
 
 
-# fuzz_trainer_config() in fuzz/checkpoint.cpp, as flags.
+# tiny_config() of tests/trainer_util.h (the checkpoint target's trainer), as flags.
 TINY = ["--image_size", "16", "--n_colors", "1", "--z_size", "8", "--G_h_size", "4", "--D_h_size", "4",
-        "--batch_size", "4", "--n_samples", "4", "--seed", "3"]
+        "--batch_size", "6", "--n_samples", "4", "--seed", "3"]
 
 
 def run_corpus(mmgan, grey28s):

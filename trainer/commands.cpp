@@ -12,9 +12,7 @@ namespace mmgan::trainer {
 
 std::shared_ptr<nn::Module> generator_from_checkpoint(const std::string& checkpoint, Generator& init, TrainConfig* cfg) {
   const SafeTensors st = load_safetensors(checkpoint);
-  const auto it = st.metadata.find("config");
-  MMGAN_CHECK(it != st.metadata.end(), checkpoint, ": not an mmgan checkpoint (no configuration in its metadata)");
-  *cfg = config_from_json(it->second, checkpoint + " (metadata 'config')");
+  *cfg = checkpoint_config(st, checkpoint);
   const MemoryEstimate e = estimate_memory(*cfg);
   check_memory(MemoryEstimate{{e.parts[0]}});  // the generator alone, before it is built
   auto G = nn::make_generator(cfg->net(), init);

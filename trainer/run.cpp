@@ -127,12 +127,9 @@ void print_progress(const TrainConfig& c, int64_t done, const StepStats& s, doub
 
 // --resume: the checkpoint's configuration is the authority. config.json must agree with it on
 // every field a resume cannot change; the resumable fields given as flags are applied.
-TrainConfig resumed_config(const RunFolder& dir, const RunOptions& opts) {
+TrainConfig resumed_config(const RunFolder& dir, const SafeTensors& st, const RunOptions& opts) {
   const fs::path ckpt = dir / "checkpoint.safetensors", cfg_path = dir / "config.json";
-  const SafeTensors st = load_safetensors(ckpt.string());
-  const auto it = st.metadata.find("config");
-  MMGAN_CHECK(it != st.metadata.end(), ckpt.string(), ": not an mmgan checkpoint (no configuration in its metadata)");
-  TrainConfig c = config_from_json(it->second, ckpt.string() + " (metadata 'config')");
+  TrainConfig c = checkpoint_config(st, ckpt.string());
   const TrainConfig on_disk = config_from_json(read_file(cfg_path), cfg_path.string());
   const std::string differs = first_difference(c, on_disk, /*fixed_only=*/true);
   MMGAN_CHECK(differs.empty(), cfg_path.string(), ": '", differs, "' differs from the checkpoint's configuration (",
@@ -150,18 +147,22 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
   if (!resuming) cfg.resolve();
   if (!resuming) local_batch_size(cfg.batch_size);  // splits across the ranks? checked before a folder is made
   RunFolder dir = resuming ? RunFolder::open(opts.resume_dir) : RunFolder::create(cfg);
-  if (resuming) cfg = resumed_config(dir, opts);
-  lead(cfg, resuming ? (dir / "checkpoint.safetensors").string() : std::string());
-  Trainer t(cfg);
   const fs::path ckpt = dir / "checkpoint.safetensors";
+  SafeTensors resumed;  // the checkpoint, read once for its configuration and its state
   if (resuming) {
-    t.load_checkpoint(ckpt.string());
+    resumed = load_safetensors(ckpt.string());
+    cfg = resumed_config(dir, resumed, opts);
+  }
+  lead(cfg, resuming ? ckpt.string() : std::string());
+  Trainer t(cfg);
+  if (resuming) {
+    t.load_checkpoint(resumed, ckpt.string());
     MMGAN_CHECK(t.iteration() <= cfg.n_iter, "--n_iter ", cfg.n_iter, ": the run in ", dir.path().string(),
                 " is already at iteration ", t.iteration());
     std::cerr << "resuming " << dir.path().string() << " at iteration " << t.iteration() << "\n";
   }
   write_file_atomic((dir / "config.json").string(), to_json(t.config()) + "\n");
-  MetricsLog metrics(dir / "metrics.jsonl", resuming ? t.iteration() : 0);
+  MetricsLog metrics(dir / "metrics.jsonl", resuming ? t.iteration() : -1);  // a fresh folder has none to drop
 
   const TrainConfig& c = t.config();
   const bool tty = ::isatty(STDOUT_FILENO);

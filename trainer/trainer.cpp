@@ -382,8 +382,15 @@ void Trainer::save_checkpoint(const std::string& path) const {
   save_safetensors(path, st);
 }
 
-void Trainer::load_checkpoint(const std::string& path) {
-  const SafeTensors st = load_safetensors(path);
+TrainConfig checkpoint_config(const SafeTensors& st, const std::string& path) {
+  const auto it = st.metadata.find("config");
+  MMGAN_CHECK(it != st.metadata.end(), path, ": not an mmgan checkpoint (no configuration in its metadata)");
+  return config_from_json(it->second, path + " (metadata 'config')");
+}
+
+void Trainer::load_checkpoint(const std::string& path) { load_checkpoint(load_safetensors(path), path); }
+
+void Trainer::load_checkpoint(const SafeTensors& st, const std::string& path) {
   MMGAN_CHECK(meta(st, "format", path) == kCheckpointFormat, path, ": unknown checkpoint format '",
               meta(st, "format", path), "'");
   // The metadata are all read and checked first, with errors naming the file and the key.

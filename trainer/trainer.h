@@ -103,6 +103,8 @@ class Trainer {
   // tensor, and whatever checkpoint was at path stays as it was.
   void save_checkpoint(const std::string& path) const;
   void load_checkpoint(const std::string& path);
+  // The same from a checkpoint already read (`path` names it in errors).
+  void load_checkpoint(const SafeTensors& st, const std::string& path);
 
   int64_t iteration() const { return iteration_; }
   const TrainConfig& config() const { return cfg_; }
@@ -137,6 +139,10 @@ class Trainer {
   bool warmed_ = false;  // an iteration ran eagerly in this process (so a capture may follow)
   int64_t iteration_ = 0;
 };
+
+// The training configuration a checkpoint embeds (its metadata 'config'), parsed and resolved;
+// errors name `path`.
+TrainConfig checkpoint_config(const SafeTensors& st, const std::string& path);
 
 // Loads the data set a configuration names (data/), with errors naming the flag and path.
 std::shared_ptr<const data::Dataset> load_dataset(const TrainConfig& cfg);
