@@ -1,6 +1,6 @@
 // CIFAR-10 binary batches -> Dataset. The records already hold planar RGB, i.e. [3, 32, 32] bytes,
 // so loading is a copy per record (and a resize when another image size is asked for).
-#include "cifar10.h"
+#include "data/cifar10.h"
 
 #include <cerrno>
 #include <cstring>
@@ -10,8 +10,8 @@
 #include "engine/checked_math.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
-#include "fashion_mnist.h"
-#include "resize.h"
+#include "data/fashion_mnist.h"
+#include "data/resize.h"
 
 namespace mmgan::data {
 
@@ -59,8 +59,8 @@ void append_cifar10_batch(const std::vector<uint8_t>& bytes, const std::string& 
                           std::vector<uint8_t>& pixels) {
   const int64_t size = int64_t(bytes.size());
   MMGAN_CHECK(size > 0 && size % kRecord == 0, "cifar10: '", name, "' has ", size,
-              " bytes, not a positive multiple of ", kRecord, " (1 label + 3072 pixel bytes per record): ",
-              "truncated or not a CIFAR-10 binary batch");
+              " bytes, not a positive multiple of ", kRecord,
+              " (1 label + 3072 pixel bytes per record): ", "truncated or not a CIFAR-10 binary batch");
   for (int64_t r = 0; r < size / kRecord; ++r)  // all checked before anything is appended
     MMGAN_CHECK(bytes[size_t(r * kRecord)] < 10, "cifar10: '", name, "': record ", r, " has label ",
                 int(bytes[size_t(r * kRecord)]), ", not a CIFAR-10 class (0-9): not a CIFAR-10 binary batch");

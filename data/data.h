@@ -1,9 +1,9 @@
 // The data library's public API in one include.
 #pragma once
-#include "cifar10.h"
-#include "dataset.h"
-#include "fashion_mnist.h"
-#include "image_folder.h"
-#include "resize.h"
-#include "sampler.h"
-#include "toy.h"
+#include "data/cifar10.h"
+#include "data/dataset.h"
+#include "data/fashion_mnist.h"
+#include "data/image_folder.h"
+#include "data/resize.h"
+#include "data/sampler.h"
+#include "data/toy.h"

@@ -1,11 +1,11 @@
 // Dataset::gather: copies the chosen samples into one float32 batch, mapping bytes through a
 // 256-entry table (the same float32 arithmetic as torchvision, computed once).
-#include "dataset.h"
+#include "data/dataset.h"
 
 #include <array>
 #include <cstring>
 
-#include "../engine/error.h"
+#include "engine/error.h"
 
 namespace mmgan::data {
 

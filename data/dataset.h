@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "../engine/tensor.h"
+#include "engine/tensor.h"
 
 namespace mmgan::data {
 
@@ -17,13 +17,13 @@ inline float byte_to_float(uint8_t b) { return (float(b) / 255.0f - 0.5f) / 0.5f
 // the crop and resize) and converted per batch, so a data set costs a quarter of its float size.
 // 2-d toy sets are float values already in [-1, 1].
 struct Dataset {
-  std::string name;          // "cifar10", "fashion-mnist", "folder", "toy-ring8", ...
-  std::string source;        // path(s) it came from, for messages and the run config
-  Shape sample_shape;        // {c, h, w} or {2}
+  std::string name;    // "cifar10", "fashion-mnist", "folder", "toy-ring8", ...
+  std::string source;  // path(s) it came from, for messages and the run config
+  Shape sample_shape;  // {c, h, w} or {2}
   int64_t count = 0;
-  std::vector<uint8_t> bytes;   // images
-  std::vector<float> values;    // toy sets
-  int64_t skipped = 0;          // unreadable images skipped (image folders)
+  std::vector<uint8_t> bytes;  // images
+  std::vector<float> values;   // toy sets
+  int64_t skipped = 0;         // unreadable images skipped (image folders)
 
   int64_t sample_numel() const { return shape_numel(sample_shape); }
   // Samples idx[0..k) -> a float32 CPU tensor [k, sample_shape...] in [-1, 1]. Throws, naming the

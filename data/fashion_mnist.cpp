@@ -1,6 +1,6 @@
 // Fashion-MNIST idx files -> Dataset + labels. zlib's gz reader handles both gzipped and plain
 // files (it passes non-gzip input through), so one code path reads either.
-#include "fashion_mnist.h"
+#include "data/fashion_mnist.h"
 
 #include <zlib.h>
 
@@ -11,7 +11,7 @@
 #include "engine/checked_math.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
-#include "resize.h"
+#include "data/resize.h"
 
 namespace mmgan::data {
 
@@ -41,8 +41,8 @@ std::vector<uint8_t> read_gz(const std::string& path) {
   const char* msg = gzerror(f, &err);
   const std::string reason = msg ? msg : "";
   gzclose(f);
-  MMGAN_CHECK(n == 0 && (err == Z_OK || err == Z_STREAM_END), "fashion-mnist: cannot decompress '", path,
-              "': ", reason, " (corrupt or truncated gzip file)");
+  MMGAN_CHECK(n == 0 && (err == Z_OK || err == Z_STREAM_END), "fashion-mnist: cannot decompress '", path, "': ", reason,
+              " (corrupt or truncated gzip file)");
   return out;
 }
 
@@ -78,8 +78,8 @@ Labeled load_fashion_mnist(const std::string& dir, bool train, int64_t image_siz
 }
 
 Labeled fashion_mnist_from_idx(const std::vector<uint8_t>& images, const std::string& images_path,
-                               const std::vector<uint8_t>& labels, const std::string& labels_path,
-                               int64_t image_size, const std::string& fit) {
+                               const std::vector<uint8_t>& labels, const std::string& labels_path, int64_t image_size,
+                               const std::string& fit) {
   MMGAN_CHECK(fit == "pad" || fit == "resize", "fashion-mnist: fit must be 'pad' or 'resize', got '", fit, "'");
   MMGAN_CHECK(image_size > 0 && image_size * image_size <= kMaxImagePixels,
               "fashion-mnist: image_size must be in [1, 16384], got ", image_size);
@@ -87,8 +87,8 @@ Labeled fashion_mnist_from_idx(const std::vector<uint8_t>& images, const std::st
   const std::vector<int64_t> ls = idx_header(labels, labels_path, 2049, 1);
   MMGAN_CHECK(ls[0] == s[0], "fashion-mnist: '", labels_path, "' has ", ls[0], " labels but '", images_path, "' has ",
               s[0], " images");
-  MMGAN_CHECK(s[0] > 0 && s[1] > 0 && s[2] > 0, "fashion-mnist: '", images_path, "' holds no images (",
-              shape_str(s), ")");
+  MMGAN_CHECK(s[0] > 0 && s[1] > 0 && s[2] > 0, "fashion-mnist: '", images_path, "' holds no images (", shape_str(s),
+              ")");
   MMGAN_CHECK(s[1] * s[2] <= kMaxImagePixels, "fashion-mnist: '", images_path, "' has images of ", s[1], "x", s[2],
               " pixels, more than the ", kMaxImagePixels, " a loader accepts");
 

@@ -1,5 +1,5 @@
 // Image folders -> Dataset: list, decode (stb_image, in parallel), crop, resize, keep the bytes.
-#include "image_folder.h"
+#include "data/image_folder.h"
 
 #include <stb_image.h>
 
@@ -15,9 +15,9 @@
 #include "engine/checked_math.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
-#include "fashion_mnist.h"
-#include "resize.h"
-#include "stb_guard.h"
+#include "data/fashion_mnist.h"
+#include "data/resize.h"
+#include "data/stb_guard.h"
 
 namespace mmgan::data {
 
@@ -120,8 +120,8 @@ std::vector<uint8_t> decode_image(const std::vector<uint8_t>& encoded, const std
   check_before_stb(encoded.data(), encoded.size(), name);  // inputs stb 2.27 mishandles
   int w = 0, h = 0, comp = 0;
   // Sizes first, from the header: a 60000 x 60000 PNG of a few KiB must not be decoded to 10 GiB.
-  MMGAN_CHECK(stbi_info_from_memory(encoded.data(), len, &w, &h, &comp), "image '", name, "': ",
-              stbi_failure_reason() ? stbi_failure_reason() : "not an image");
+  MMGAN_CHECK(stbi_info_from_memory(encoded.data(), len, &w, &h, &comp), "image '", name,
+              "': ", stbi_failure_reason() ? stbi_failure_reason() : "not an image");
   MMGAN_CHECK(w > 0 && h > 0 && int64_t(w) * int64_t(h) <= kMaxImagePixels, "image '", name, "': ", w, "x", h,
               " pixels, more than the ", kMaxImagePixels, " a loader accepts");
   check_pixels_per_byte(w, h, encoded.size(), name);
@@ -166,8 +166,8 @@ Dataset load_image_folder(const std::string& dir, int64_t image_size, int64_t n_
   int64_t kept = 0;
   for (int64_t i = 0; i < n; ++i) {
     if (!failure[size_t(i)].empty()) {
-      MMGAN_CHECK(on_bad == "skip", "image folder '", dir, "': cannot read '", files[size_t(i)], "': ",
-                  failure[size_t(i)], " (on_bad 'skip' would skip it)");
+      MMGAN_CHECK(on_bad == "skip", "image folder '", dir, "': cannot read '", files[size_t(i)],
+                  "': ", failure[size_t(i)], " (on_bad 'skip' would skip it)");
       std::fprintf(stderr, "mmgan: skipping unreadable image '%s': %s\n", files[size_t(i)].c_str(),
                    failure[size_t(i)].c_str());
       ++ds.skipped;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 namespace mmgan::data {
 

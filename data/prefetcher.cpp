@@ -1,7 +1,7 @@
 // Prefetcher: one worker thread, a queue of at most `depth` finished batches, and an epoch number
 // so that seek() can discard work already under way without waiting for it.
-#include "../engine/error.h"
-#include "sampler.h"
+#include "engine/error.h"
+#include "data/sampler.h"
 
 namespace mmgan::data {
 

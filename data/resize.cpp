@@ -7,13 +7,13 @@
 // widened to support s, so every source pixel contributes (antialiasing); a naive 4-tap bilinear
 // would alias instead. Two passes, horizontal then vertical, each rounding to uint8 with
 // coefficients in 22-bit fixed point; an axis whose size does not change is not filtered at all.
-#include "resize.h"
+#include "data/resize.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "../engine/error.h"
+#include "engine/error.h"
 
 namespace mmgan::data {
 
@@ -88,10 +88,9 @@ void pass(const uint8_t* src, uint8_t* dst, int64_t lines, int64_t line_stride_i
 
 }  // namespace
 
-void resize_bilinear(const uint8_t* src, int64_t c, int64_t h, int64_t w, uint8_t* dst, int64_t out_h,
-                     int64_t out_w) {
-  MMGAN_CHECK(c > 0 && h > 0 && w > 0 && out_h > 0 && out_w > 0, "resize_bilinear: bad sizes [", c, ", ", h, ", ",
-              w, "] -> [", c, ", ", out_h, ", ", out_w, "]");
+void resize_bilinear(const uint8_t* src, int64_t c, int64_t h, int64_t w, uint8_t* dst, int64_t out_h, int64_t out_w) {
+  MMGAN_CHECK(c > 0 && h > 0 && w > 0 && out_h > 0 && out_w > 0, "resize_bilinear: bad sizes [", c, ", ", h, ", ", w,
+              "] -> [", c, ", ", out_h, ", ", out_w, "]");
   if (h == out_h && w == out_w) {  // Pillow filters neither axis: an exact copy
     std::memcpy(dst, src, size_t(c * h * w));
     return;

@@ -1,12 +1,12 @@
 // BatchSampler: a partial Fisher-Yates shuffle of 0..n-1 driven by Philox at counter (draw, k),
 // stopped after batch_size steps. Positions the shuffle has touched live in a small hash map, so
 // a batch of 64 from a million samples costs 64 steps, not a million-entry permutation.
-#include "sampler.h"
+#include "data/sampler.h"
 
 #include <unordered_map>
 
-#include "../engine/error.h"
-#include "../kernels/philox.h"
+#include "engine/error.h"
+#include "kernels/philox.h"
 
 namespace mmgan::data {
 

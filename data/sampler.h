@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 namespace mmgan::data {
 

@@ -1,5 +1,5 @@
 // The marker walk and the DHT checks of stb_guard.h.
-#include "stb_guard.h"
+#include "data/stb_guard.h"
 
 #include <algorithm>
 

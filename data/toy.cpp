@@ -1,14 +1,14 @@
 // The 2-d toy sets. Each point takes one Philox block (four 32-bit lanes) at counter i, under a key
 // that separates these draws from the Generator's, so a toy set and a network initialised from
 // the same seed do not share random numbers.
-#include "toy.h"
+#include "data/toy.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 
-#include "../engine/error.h"
-#include "../kernels/philox.h"
+#include "engine/error.h"
+#include "kernels/philox.h"
 
 namespace mmgan::data {
 
@@ -21,8 +21,7 @@ double unit(uint32_t lane) { return (double(lane) + 0.5) / 4294967296.0; }  // i
 }  // namespace
 
 Dataset make_toy(const std::string& name, int64_t n, uint64_t seed) {
-  MMGAN_CHECK(name == "segment" || name == "ring8", "make_toy: unknown toy set '", name,
-              "' (known: segment, ring8)");
+  MMGAN_CHECK(name == "segment" || name == "ring8", "make_toy: unknown toy set '", name, "' (known: segment, ring8)");
   MMGAN_CHECK(n > 0, "make_toy: '", name, "' needs n > 0 points, got ", n);
   Dataset ds;
   ds.name = "toy-" + name;

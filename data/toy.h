@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 namespace mmgan::data {
 

@@ -7,14 +7,14 @@
 #include <cstdint>
 #include <memory>
 
-#include "../kernels/adam_math.h"
-#include "../kernels/batch_norm.h"
-#include "../kernels/conv_geom.h"
-#include "../kernels/op_codes.h"
-#include "../kernels/philox.h"
-#include "../kernels/pool_geom.h"
-#include "../kernels/tensor_view.h"
-#include "device.h"
+#include "kernels/adam_math.h"
+#include "kernels/batch_norm.h"
+#include "kernels/conv_geom.h"
+#include "kernels/op_codes.h"
+#include "kernels/philox.h"
+#include "kernels/pool_geom.h"
+#include "kernels/tensor_view.h"
+#include "engine/device.h"
 
 namespace mmgan {
 
@@ -54,7 +54,7 @@ class Backend {
   using PoolGeom = kernels::PoolGeom;
   using ResizeGeom = kernels::ResizeGeom;
 #define MMGAN_BACKEND_CALL(name, cuda, params, args) virtual void name params = 0;
-#include "../kernels/backend_calls.def"
+#include "kernels/backend_calls.def"
 
   // Capture (engine/capture.h). Between begin_capture() and end_capture(), the calling thread's
   // calls are recorded, not run (CUDA: stream capture into a graph; CPU: a list of calls), its

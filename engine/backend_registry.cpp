@@ -1,9 +1,9 @@
 // Maps a Device to its backend. The CUDA backend registers itself when it is built (MMGAN_HAS_CUDA).
-#include "backend.h"
-#include "error.h"
+#include "engine/backend.h"
+#include "engine/error.h"
 
 #ifdef MMGAN_HAS_CUDA
-#include "../kernels/cuda/device.h"
+#include "kernels/cuda/device.h"
 #endif
 
 namespace mmgan {
@@ -22,8 +22,7 @@ Device Device::parse(const std::string& s) {
   if (s.rfind("cuda:", 0) == 0) {
     try {
       return cuda(std::stoi(s.substr(5)));
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
   }
   MMGAN_FAIL("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
 }

@@ -1,4 +1,4 @@
-#include "capture.h"
+#include "engine/capture.h"
 
 namespace mmgan {
 

@@ -20,8 +20,8 @@
 #include <functional>
 #include <memory>
 
-#include "backend.h"
-#include "device.h"
+#include "engine/backend.h"
+#include "engine/device.h"
 
 namespace mmgan {
 

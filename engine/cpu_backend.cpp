@@ -10,10 +10,10 @@
 #include <new>
 #include <vector>
 
-#include "../kernels/capture_pools.h"
-#include "../kernels/cpu/cpu_kernels.h"
-#include "backend.h"
-#include "error.h"
+#include "kernels/capture_pools.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "engine/backend.h"
+#include "engine/error.h"
 
 namespace mmgan {
 namespace {
@@ -66,7 +66,7 @@ class CpuBackend final : public Backend {
       kc::name args;                                                     \
     });                                                                  \
   }
-#include "../kernels/backend_calls.def"
+#include "kernels/backend_calls.def"
 
   void begin_capture() override;
   std::unique_ptr<Recording> end_capture() override;
@@ -83,8 +83,10 @@ class CpuBackend final : public Backend {
  private:
   template <class F>
   void run(F&& f) {
-    if (capturing()) calls_->emplace_back(std::forward<F>(f));
-    else f();
+    if (capturing())
+      calls_->emplace_back(std::forward<F>(f));
+    else
+      f();
   }
   void refuse_in_capture(const char* what) const {
     MMGAN_CHECK(!capturing(), "a captured step ", what,

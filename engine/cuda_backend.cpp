@@ -11,12 +11,12 @@
 #include <thread>
 #include <vector>
 
-#include "../kernels/cuda/check.h"
-#include "../kernels/cuda/cuda_kernels.h"
-#include "../kernels/cuda/device.h"
-#include "../kernels/cuda/handle.h"
-#include "backend.h"
-#include "error.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/handle.h"
+#include "engine/backend.h"
+#include "engine/error.h"
 
 namespace mmgan {
 namespace {
@@ -54,7 +54,7 @@ class CudaBackend final : public Backend {
     kc::DeviceGuard device_guard(index_);                  \
     kc::name(MMGAN_CUDA_STATE_##cuda, MMGAN_UNPAREN args); \
   }
-#include "../kernels/backend_calls.def"
+#include "kernels/backend_calls.def"
 #undef MMGAN_CUDA_STATE_stream
 #undef MMGAN_CUDA_STATE_context
 

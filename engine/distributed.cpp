@@ -1,6 +1,6 @@
-#include "distributed.h"
+#include "engine/distributed.h"
 
-#include "../kernels/collective.h"
+#include "kernels/collective.h"
 
 namespace mmgan {
 

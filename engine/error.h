@@ -25,8 +25,8 @@ template <class... A>
 
 }  // namespace mmgan
 
-#define MMGAN_CHECK(cond, ...) \
-  do {                         \
+#define MMGAN_CHECK(cond, ...)                                                  \
+  do {                                                                          \
     if (!(cond)) ::mmgan::detail::fail(__FILE__, __LINE__, #cond, __VA_ARGS__); \
   } while (0)
 #define MMGAN_FAIL(...) ::mmgan::detail::fail(__FILE__, __LINE__, nullptr, __VA_ARGS__)

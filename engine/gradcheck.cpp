@@ -1,13 +1,13 @@
-#include "gradcheck.h"
+#include "engine/gradcheck.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "autograd/engine.h"
-#include "autograd/grad_mode.h"
-#include "error.h"
-#include "ops.h"
-#include "random.h"
+#include "engine/autograd/engine.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/random.h"
 
 namespace mmgan {
 namespace {

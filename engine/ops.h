@@ -4,8 +4,8 @@
 #pragma once
 #include <vector>
 
-#include "../kernels/op_codes.h"
-#include "tensor.h"
+#include "kernels/op_codes.h"
+#include "engine/tensor.h"
 
 namespace mmgan {
 
@@ -27,7 +27,7 @@ Tensor leaky_relu(const Tensor& x, double slope);
 Tensor leaky_relu_mask(const Tensor& x, double slope);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
-Tensor softplus(const Tensor& x);    // log(1 + e^x), stable for any x
+Tensor softplus(const Tensor& x);     // log(1 + e^x), stable for any x
 Tensor log_sigmoid(const Tensor& x);  // log(sigmoid(x)) = -softplus(-x), stable for any x
 
 Tensor add(const Tensor& a, const Tensor& b);  // broadcasting
@@ -38,7 +38,7 @@ Tensor maximum(const Tensor& a, const Tensor& b);  // gradient split evenly on t
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor add(const Tensor& x, double s);
 Tensor mul(const Tensor& x, double s);
-Tensor rsub(double s, const Tensor& x);  // s - x
+Tensor rsub(double s, const Tensor& x);                              // s - x
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond != 0 ? a : b; cond is constant
 
 // Masks (1 where true, 0 elsewhere; never differentiable).
@@ -61,8 +61,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape);  // undoes broadcasting
 
 // Per-sample reductions over all non-batch dimensions: [N, ...] -> [N].
 Tensor l1_norm_per_sample(const Tensor& x);
-Tensor l2_norm_per_sample(const Tensor& x);    // gradient 0 at x = 0
-Tensor linf_norm_per_sample(const Tensor& x);  // max |x|; gradient split across ties
+Tensor l2_norm_per_sample(const Tensor& x);               // gradient 0 at x = 0
+Tensor linf_norm_per_sample(const Tensor& x);             // max |x|; gradient split across ties
 Tensor smooth_max_per_sample(const Tensor& x, double s);  // sum(x e^{sx}) / sum(e^{sx})
 Tensor logsumexp_per_sample(const Tensor& x);
 Tensor reduce_per_sample(const Tensor& x, kernels::RowOp op, double s = 1.0);
@@ -85,7 +85,7 @@ Tensor clone(const Tensor& x);
 Tensor slice_backward(const Tensor& g, const Shape& shape, int64_t dim, int64_t start, int64_t end, int64_t step);
 
 // ---- linear algebra (ops/gemm.cpp) ---------------------------------------------------------
-Tensor matmul(const Tensor& a, const Tensor& b);  // [m, k] @ [k, n]
+Tensor matmul(const Tensor& a, const Tensor& b);                        // [m, k] @ [k, n]
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = {});  // x @ w^T + b, w: [out, in]
 
 // ---- convolutions (ops/conv.cpp) ----------------------------------------------------------
@@ -154,13 +154,16 @@ struct PoolParams {
   PoolParams(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw)
       : kernel_h(kh), kernel_w(kw), stride_h(sh), stride_w(sw), pad_h(ph), pad_w(pw) {}
 };
-// x [N, C, H, W]; floor mode, as torch.nn.functional.max_pool2d (padding counts as -inf; pad <= kernel/2 as PyTorch requires).
+// x [N, C, H, W]; floor mode, as torch.nn.functional.max_pool2d (padding counts as -inf; pad <= kernel/2 as PyTorch
+// requires).
 Tensor max_pool2d(const Tensor& x, PoolParams p);
-// As F.avg_pool2d (floor mode); count_include_pad as PyTorch's flag (false: divide by the number of in-bounds elements).
+// As F.avg_pool2d (floor mode); count_include_pad as PyTorch's flag (false: divide by the number of in-bounds
+// elements).
 Tensor avg_pool2d(const Tensor& x, PoolParams p, bool count_include_pad = true);
 // As F.adaptive_avg_pool2d: output cell i averages input rows floor(i*H/OH) .. ceil((i+1)*H/OH)-1 (same for columns).
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
-// As F.interpolate(x, size=(out_h, out_w), mode="bilinear", align_corners=False): source coordinate (i + 0.5) * H/OH - 0.5 clamped at 0, etc.
+// As F.interpolate(x, size=(out_h, out_w), mode="bilinear", align_corners=False): source coordinate (i + 0.5) * H/OH -
+// 0.5 clamped at 0, etc.
 Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w);
 // The gradient of max_pool2d(x, p) for output gradient gy: gy added at each window's first
 // maximum in x (row-major order, as PyTorch's CPU kernel). x is a constant (no gradient flows to

@@ -1,6 +1,6 @@
-#include "random.h"
+#include "engine/random.h"
 
-#include "error.h"
+#include "engine/error.h"
 
 namespace mmgan {
 

@@ -7,8 +7,8 @@
 #pragma once
 #include <cstdint>
 
-#include "../kernels/philox.h"
-#include "tensor.h"
+#include "kernels/philox.h"
+#include "engine/tensor.h"
 
 namespace mmgan {
 

@@ -1,4 +1,4 @@
-#include "safetensors.h"
+#include "engine/safetensors.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,10 +14,10 @@
 #include <tuple>
 #include <nlohmann/json.hpp>
 
-#include "autograd/grad_mode.h"
+#include "engine/autograd/grad_mode.h"
 #include "engine/checked_math.h"
-#include "error.h"
-#include "ops.h"
+#include "engine/error.h"
+#include "engine/ops.h"
 
 namespace mmgan {
 
@@ -137,8 +137,8 @@ namespace {
 // A size or offset in the header: a JSON integer >= 0, not a float (1.5 would be truncated) and not
 // above 2^53 (what every JSON reader represents exactly).
 uint64_t header_size(const nlohmann::json& v, const std::string& path, const std::string& name, const char* what) {
-  MMGAN_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0), "safetensors file '",
-              path, "': tensor '", name, "' has a ", what, " that is not a non-negative integer: ", v.dump());
+  MMGAN_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0), "safetensors file '", path,
+              "': tensor '", name, "' has a ", what, " that is not a non-negative integer: ", v.dump());
   const uint64_t u = v.get<uint64_t>();
   MMGAN_CHECK(u <= (uint64_t(1) << 53), "safetensors file '", path, "': tensor '", name, "' has a ", what, " of ", u,
               ", beyond 2^53");
@@ -159,7 +159,8 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& path)
   // The JSON reader keeps the last of repeated keys silently; the format has each tensor once.
   const nlohmann::json::parser_callback_t note_keys = [&](int depth, nlohmann::json::parse_event_t event,
                                                           nlohmann::json& parsed) {
-    if (event == nlohmann::json::parse_event_t::key && depth == 1 && !top_keys.insert(parsed.get<std::string>()).second) {
+    if (event == nlohmann::json::parse_event_t::key && depth == 1 &&
+        !top_keys.insert(parsed.get<std::string>()).second) {
       duplicate = true;
       duplicate_key = parsed.get<std::string>();
     }
@@ -205,12 +206,13 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& path)
                   "' needs data_offsets [begin, end]");
       Shape shape;
       for (const auto& v : jshape) shape.push_back(int64_t(header_size(v, path, name, "size")));
-      const uint64_t b = header_size(joffs[0], path, name, "data offset"), e = header_size(joffs[1], path, name,
-                                                                                             "data offset");
-      MMGAN_CHECK(b <= e && e <= data_size, "safetensors file '", path, "': tensor '", name, "' has data offsets [",
-                  b, ", ", e, "] outside the ", data_size, " data bytes (file truncated?)");
-      const int64_t n = checked_mul(shape_numel(shape), int64_t(es),
-                                    "safetensors file '" + path + "': tensor '" + name + "' of shape " + shape_str(shape));
+      const uint64_t b = header_size(joffs[0], path, name, "data offset"),
+                     e = header_size(joffs[1], path, name, "data offset");
+      MMGAN_CHECK(b <= e && e <= data_size, "safetensors file '", path, "': tensor '", name, "' has data offsets [", b,
+                  ", ", e, "] outside the ", data_size, " data bytes (file truncated?)");
+      const int64_t n =
+          checked_mul(shape_numel(shape), int64_t(es),
+                      "safetensors file '" + path + "': tensor '" + name + "' of shape " + shape_str(shape));
       MMGAN_CHECK(e - b == uint64_t(n), "safetensors file '", path, "': tensor '", name, "' of shape ",
                   shape_str(shape), " and dtype ", d, " needs ", n, " bytes but has ", e - b);
       spans.push_back({b, e, name});

@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "tensor.h"
+#include "engine/tensor.h"
 
 namespace mmgan {
 
 struct SafeTensors {
-  std::vector<std::string> names;            // file order
-  std::map<std::string, Tensor> tensors;     // F32 -> float32, F64/I64/I32 -> float64 (CPU)
+  std::vector<std::string> names;                 // file order
+  std::map<std::string, Tensor> tensors;          // F32 -> float32, F64/I64/I32 -> float64 (CPU)
   std::map<std::string, std::string> file_dtype;  // the dtype each tensor had in the file
   std::map<std::string, std::string> metadata;
 

@@ -1,9 +1,9 @@
-#include "shape.h"
+#include "engine/shape.h"
 
 #include <sstream>
 
 #include "engine/checked_math.h"
-#include "error.h"
+#include "engine/error.h"
 
 namespace mmgan {
 
@@ -50,8 +50,7 @@ Shape contiguous_strides(const Shape& s) {
 
 int wrap_dim(int64_t dim, int ndim, const char* op) {
   const int64_t w = dim < 0 ? dim + ndim : dim;
-  MMGAN_CHECK(w >= 0 && w < std::max(ndim, 1), op, ": dimension ", dim, " out of range for a ", ndim,
-              "-d tensor");
+  MMGAN_CHECK(w >= 0 && w < std::max(ndim, 1), op, ": dimension ", dim, " out of range for a ", ndim, "-d tensor");
   return int(w);
 }
 

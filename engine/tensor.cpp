@@ -1,16 +1,16 @@
-#include "tensor.h"
+#include "engine/tensor.h"
 
 #include <cstring>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
+#include "engine/autograd/grad_mode.h"
 #include "engine/checked_math.h"
-#include "autograd/node.h"
-#include "backend.h"
-#include "error.h"
-#include "ops.h"
-#include "ops/dispatch.h"
-#include "random.h"
+#include "engine/autograd/node.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
+#include "engine/random.h"
 
 namespace mmgan {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "../kernels/tensor_view.h"
-#include "device.h"
-#include "shape.h"
+#include "kernels/tensor_view.h"
+#include "engine/device.h"
+#include "engine/shape.h"
 
 namespace mmgan {
 
@@ -58,7 +58,8 @@ class Tensor {
   std::string str() const;  // "float64[3, 4] cpu"
 
   // Data access. data<T>() points at element 0 (CPU only). to_vector() copies any tensor to host doubles.
-  template <class T> T* data() const;
+  template <class T>
+  T* data() const;
   std::vector<double> to_vector() const;
   double item() const;  // the value of a one-element tensor
   kernels::View view() const;
@@ -138,8 +139,7 @@ Tensor zeros(const Shape& s, DType t = DType::F32, Device d = Device::cpu());
 Tensor ones(const Shape& s, DType t = DType::F32, Device d = Device::cpu());
 Tensor full(const Shape& s, double value, DType t = DType::F32, Device d = Device::cpu());
 Tensor scalar(double value, DType t = DType::F32, Device d = Device::cpu());
-Tensor from_vector(const std::vector<double>& values, const Shape& s, DType t = DType::F32,
-                   Device d = Device::cpu());
+Tensor from_vector(const std::vector<double>& values, const Shape& s, DType t = DType::F32, Device d = Device::cpu());
 Tensor from_vector(const std::vector<float>& values, const Shape& s, Device d = Device::cpu());
 Tensor empty_like(const Tensor& x);
 Tensor zeros_like(const Tensor& x);

@@ -37,8 +37,8 @@ void FeatureStats::add(const Tensor& features) {
   for (int64_t r = 0; r < nb; ++r) {
     double* row = batch_.data() + r * d;
     for (int64_t j = 0; j < d; ++j) {
-      MMGAN_CHECK(std::isfinite(row[j]), "FeatureStats::add: non-finite feature ", row[j], " at row ", r,
-                  ", column ", j, " of batch ", features.str());
+      MMGAN_CHECK(std::isfinite(row[j]), "FeatureStats::add: non-finite feature ", row[j], " at row ", r, ", column ",
+                  j, " of batch ", features.str());
       row[j] -= mb[size_t(j)];
     }
   }

@@ -50,8 +50,10 @@ class FmnistFeatures : public FeatureExtractor {
   Tensor features(const Tensor& images) override {
     constexpr int64_t s = nn::FmnistClassifier::kImageSize;
     MMGAN_CHECK(images.dim() == 4 && images.size(1) == 1 && images.size(2) == s && images.size(3) == s,
-                "fmnist features take one-colour ", s, "x", s, " images (Fashion-MNIST padded to 32, as the GANs "
-                "see it), got ", images.str(), "; use --features inception for other data");
+                "fmnist features take one-colour ", s, "x", s,
+                " images (Fashion-MNIST padded to 32, as the GANs "
+                "see it), got ",
+                images.str(), "; use --features inception for other data");
     NoGradGuard ng;
     return net_->features(images.detach().to(DType::F32).to(device_));
   }

@@ -26,8 +26,7 @@ class FeatureExtractor {
 
 // kind: "inception" or "fmnist". weights "" means default_weights(kind). The network runs on d in
 // float32, in eval mode.
-std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& kind, const std::string& weights,
-                                                         Device d);
+std::unique_ptr<FeatureExtractor> make_feature_extractor(const std::string& kind, const std::string& weights, Device d);
 
 // inception: $MMGAN_INCEPTION_WEIGHTS, else ~/.cache/mmgan/inception-fid.safetensors;
 // fmnist: models/weights/fmnist_classifier.safetensors in the source tree mmgan was built from.

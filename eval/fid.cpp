@@ -14,8 +14,8 @@ GaussianStats image_stats(const std::function<Tensor(int64_t)>& next, int64_t n,
   for (int64_t done = 0; done < n;) {
     const int64_t k = std::min(batch, n - done);
     const Tensor images = next(k);
-    MMGAN_CHECK(images.dim() == 4 && images.size(0) == k, source, ": expected ", k, " images [", k,
-                ", C, H, W], got ", images.str());
+    MMGAN_CHECK(images.dim() == 4 && images.size(0) == k, source, ": expected ", k, " images [", k, ", C, H, W], got ",
+                images.str());
     stats.add(fx.features(images));
     done += k;
     if (progress) progress(done, n);

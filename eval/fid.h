@@ -15,7 +15,6 @@ namespace mmgan::eval {
 // next(k) returns the next k images, [k, C, H, W] in [-1, 1]. progress(done, n), when set, is called
 // after each batch. source names the images in the statistics (and in errors).
 GaussianStats image_stats(const std::function<Tensor(int64_t)>& next, int64_t n, int64_t batch, FeatureExtractor& fx,
-                          const std::string& source,
-                          const std::function<void(int64_t, int64_t)>& progress = {});
+                          const std::string& source, const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace mmgan::eval

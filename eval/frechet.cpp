@@ -76,8 +76,8 @@ std::vector<double> syevd(std::vector<double>& a, int n, bool vectors, const cha
   int info = 0, lwork = -1, liwork = -1, iwork_query = 0;
   double work_query = 0;
   dsyevd_(&jobz, &uplo, &n, a.data(), &n, w.data(), &work_query, &lwork, &iwork_query, &liwork, &info, 1, 1);
-  MMGAN_CHECK(info == 0, "LAPACK dsyevd (workspace query) failed with info = ", info, " on ", what, " [", n, ", ",
-              n, "]");
+  MMGAN_CHECK(info == 0, "LAPACK dsyevd (workspace query) failed with info = ", info, " on ", what, " [", n, ", ", n,
+              "]");
   lwork = int(work_query);
   liwork = iwork_query;
   std::vector<double> work(size_t(std::max(lwork, 1)));
@@ -97,7 +97,7 @@ void symmetrise(std::vector<double>& s, int64_t n) {
 
 struct TraceSqrt {
   double value = 0;
-  bool ok = false;  // false: clearly negative or non-finite eigenvalues (see the opening comment)
+  bool ok = false;            // false: clearly negative or non-finite eigenvalues (see the opening comment)
   double worst = 0, tol = 0;  // the most negative eigenvalue and the tolerance, for the error message
 };
 
@@ -116,7 +116,7 @@ TraceSqrt trace_sqrt_product(std::vector<double> s1, const std::vector<double>& 
   while (first < d && w[size_t(first)] <= tol1) ++first;
   const int k = d - first;
   r.ok = true;
-  if (k == 0) return r;  // s1 = 0
+  if (k == 0) return r;                        // s1 = 0
   double* g = s1.data() + int64_t(first) * d;  // G = V W^{1/2}: the kept columns, scaled
   for (int j = 0; j < k; ++j) cblas_dscal(d, std::sqrt(w[size_t(first + j)]), g + int64_t(j) * d, 1);
   std::vector<double> h(size_t(d) * size_t(k)), a(size_t(k) * size_t(k));
@@ -176,18 +176,18 @@ FrechetResult frechet_distance(const GaussianStats& a, const GaussianStats& b, d
     }
     t = trace_sqrt_product(std::move(s1), s2, d);
     MMGAN_CHECK(t.ok, "frechet_distance: the covariances of ", describe(a), " and ", describe(b),
-                " are not positive semidefinite: an eigenvalue ", first.worst, " is below -", first.tol,
-                ", and still ", t.worst, " (tolerance ", t.tol, ") with eps = ", eps, " added to the diagonals");
+                " are not positive semidefinite: an eigenvalue ", first.worst, " is below -", first.tol, ", and still ",
+                t.worst, " (tolerance ", t.tol, ") with eps = ", eps, " added to the diagonals");
     fallback = true;
   }
   return {diff2 + tr1 + tr2 - 2.0 * t.value, fallback};
 }
 
 void save_stats(const std::string& path, const GaussianStats& s) {
-  MMGAN_CHECK(s.mu.defined() && s.sigma.defined() && s.mu.dim() == 1 &&
-                  s.sigma.shape() == Shape({s.mu.size(0), s.mu.size(0)}),
-              "save_stats '", path, "': mu must be [d] and sigma [d, d], got ",
-              s.mu.defined() ? s.mu.str() : "undefined", " and ", s.sigma.defined() ? s.sigma.str() : "undefined");
+  MMGAN_CHECK(
+      s.mu.defined() && s.sigma.defined() && s.mu.dim() == 1 && s.sigma.shape() == Shape({s.mu.size(0), s.mu.size(0)}),
+      "save_stats '", path, "': mu must be [d] and sigma [d, d], got ", s.mu.defined() ? s.mu.str() : "undefined",
+      " and ", s.sigma.defined() ? s.sigma.str() : "undefined");
   SafeTensors st;
   st.add("mu", from_vector(s.mu.to_vector(), s.mu.shape(), DType::F64));
   st.add("sigma", from_vector(s.sigma.to_vector(), s.sigma.shape(), DType::F64));

@@ -11,9 +11,9 @@
 namespace mmgan::eval {
 
 struct GaussianStats {
-  Tensor mu;          // F64 CPU [d]
-  Tensor sigma;       // F64 CPU [d, d], unbiased (n - 1) covariance
-  int64_t count = 0;  // number of samples the statistics came from
+  Tensor mu;             // F64 CPU [d]
+  Tensor sigma;          // F64 CPU [d, d], unbiased (n - 1) covariance
+  int64_t count = 0;     // number of samples the statistics came from
   std::string features;  // the feature extractor, e.g. "inception-2048", "fmnist-128"
   std::string source;    // the data they came from
 };

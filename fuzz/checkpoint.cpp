@@ -2,7 +2,7 @@
 // state, z_test and the metadata: iteration, RNG state, data position, learning rates,
 // multiplier), then saved again, as a resumed run does at its next checkpoint. The trainer, with
 // tiny networks on 8 constant images, is made once and reused across inputs.
-#include "harness.h"
+#include "fuzz/harness.h"
 #include "tests/trainer_util.h"
 #include "trainer/trainer.h"
 

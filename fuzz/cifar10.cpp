@@ -1,7 +1,7 @@
 // Fuzz target "cifar10": a CIFAR-10 binary batch file through append_cifar10_batch (what
 // load_cifar10 runs on each file's bytes; its records are 32x32, so resizing them is not input-driven).
 #include "data/cifar10.h"
-#include "harness.h"
+#include "fuzz/harness.h"
 
 namespace mmgan::fuzz {
 

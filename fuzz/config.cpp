@@ -4,13 +4,14 @@
 #include <stdexcept>
 
 #include "engine/error.h"
-#include "harness.h"
+#include "fuzz/harness.h"
 #include "trainer/config.h"
 
 namespace mmgan::fuzz {
 
 void fuzz_config(const uint8_t* data, size_t size) {
-  trainer::TrainConfig c = trainer::config_from_json(std::string(reinterpret_cast<const char*>(data), size), "config.json");
+  trainer::TrainConfig c =
+      trainer::config_from_json(std::string(reinterpret_cast<const char*>(data), size), "config.json");
   c.resolve();
   (void)c.net();
   const std::string once = trainer::to_json(c);

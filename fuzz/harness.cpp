@@ -1,5 +1,5 @@
 // The target list, the verdict on one input, and scratch files (harness.h).
-#include "harness.h"
+#include "fuzz/harness.h"
 
 #include <cxxabi.h>
 #include <unistd.h>
@@ -18,9 +18,9 @@ namespace mmgan::fuzz {
 namespace fs = std::filesystem;
 
 const std::vector<Target>& targets() {
-  static const std::vector<Target> all = {
-      {"safetensors", fuzz_safetensors}, {"idx", fuzz_idx},       {"cifar10", fuzz_cifar10},
-      {"image", fuzz_image},             {"config", fuzz_config}, {"checkpoint", fuzz_checkpoint}};
+  static const std::vector<Target> all = {{"safetensors", fuzz_safetensors}, {"idx", fuzz_idx},
+                                          {"cifar10", fuzz_cifar10},         {"image", fuzz_image},
+                                          {"config", fuzz_config},           {"checkpoint", fuzz_checkpoint}};
   return all;
 }
 

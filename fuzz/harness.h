@@ -54,7 +54,6 @@ std::string scratch_file(const std::string& name, const uint8_t* data, size_t si
 // The path `name` would have in the scratch folder (for files a parser writes).
 std::string scratch_path(const std::string& name);
 
-
 // The targets (fuzz/<name>.cpp).
 void fuzz_safetensors(const uint8_t* data, size_t size);
 void fuzz_idx(const uint8_t* data, size_t size);

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "data/fashion_mnist.h"
-#include "harness.h"
+#include "fuzz/harness.h"
 
 namespace mmgan::fuzz {
 

@@ -2,7 +2,7 @@
 // load_image_folder runs on each file's bytes). Input: [options][file]; options bit 0: grey (else
 // RGB); bit 1: centre crop to 1 + (options >> 2) % 24 pixels; bits 5-7: image size 4, 8, .., 32.
 #include "data/image_folder.h"
-#include "harness.h"
+#include "fuzz/harness.h"
 
 namespace mmgan::fuzz {
 

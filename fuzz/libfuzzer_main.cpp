@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "harness.h"
+#include "fuzz/harness.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   setenv("OMP_NUM_THREADS", "1", 0);  // one thread: stacks stay readable, runs reproducible

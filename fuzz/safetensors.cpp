@@ -1,7 +1,7 @@
 // Fuzz target "safetensors": a whole file, header and tensors, through parse_safetensors (what
 // load_safetensors runs on a file's bytes).
 #include "engine/safetensors.h"
-#include "harness.h"
+#include "fuzz/harness.h"
 
 namespace mmgan::fuzz {
 

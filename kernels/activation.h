@@ -5,8 +5,8 @@
 #pragma once
 #include <type_traits>
 
-#include "rounding.h"
-#include "tensor_view.h"
+#include "kernels/rounding.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels {
 
@@ -17,9 +17,12 @@ inline Act act_of(bool act, double slope) { return !act ? Act::None : slope == 0
 // A compile-time choice, so a kernel's loop has no per-value branch on it (and vectorises).
 template <Act A, class T>
 MMGAN_HD inline T activate(T z, T slope) {
-  if constexpr (A == Act::None) return z;
-  else if constexpr (A == Act::Relu) return z <= T(0) ? T(0) : z;  // NaN stays NaN, no -0
-  else return z > T(0) ? z : rn::mul(z, slope);
+  if constexpr (A == Act::None)
+    return z;
+  else if constexpr (A == Act::Relu)
+    return z <= T(0) ? T(0) : z;  // NaN stays NaN, no -0
+  else
+    return z > T(0) ? z : rn::mul(z, slope);
 }
 
 // The same, chosen at run time (the implicit-GEMM conv's store, where the GEMM dominates).

@@ -8,8 +8,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "rounding.h"
-#include "tensor_view.h"
+#include "kernels/rounding.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels {
 
@@ -28,7 +28,6 @@ struct AdamHyper {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
   const double* lr = nullptr;  // in the kernel's memory
 };
-
 
 // b^t for an integer t >= 0.
 MMGAN_HD inline double pow_steps(double b, int64_t t) {

@@ -15,9 +15,9 @@
 // gradcheck, gradgradcheck, PyTorch, CUDA vs CPU) and tests/test_cuda_backend.cpp; timed by
 // tools/bench_engine.cpp and tools/bench_kernels.cu (BM_BatchNorm*).
 #pragma once
-#include "activation.h"
-#include "rounding.h"
-#include "tensor_view.h"
+#include "kernels/activation.h"
+#include "kernels/rounding.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels {
 
@@ -29,8 +29,10 @@ MMGAN_HD inline T affine_act(T x, T scale, T shift, T slope) {
 // g' from the output y: the mask is 1 where y > 0, else slope (0 for ReLU).
 template <Act A, class T>
 MMGAN_HD inline T masked_grad(T g, T y, T slope) {
-  if constexpr (A == Act::None) return g;
-  else return y > T(0) ? g : g * slope;
+  if constexpr (A == Act::None)
+    return g;
+  else
+    return y > T(0) ? g : g * slope;
 }
 
 // The input gradient of one value; a = w s, sb = gb / n, q = s gw / n (the channel's constants).

@@ -82,8 +82,8 @@ class CapturePools {
 
  private:
   struct Pool {
-    std::multimap<std::size_t, void*> free;        // size -> block
-    std::unordered_map<void*, std::size_t> live;   // block -> size
+    std::multimap<std::size_t, void*> free;           // size -> block
+    std::unordered_map<void*, std::size_t> live;      // block -> size
     std::vector<std::pair<void*, std::size_t>> held;  // blocks from before the capture
   };
   std::map<int, Pool> pools_;

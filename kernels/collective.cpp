@@ -1,5 +1,5 @@
 // The MPI side of kernels/collective.h.
-#include "collective.h"
+#include "kernels/collective.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -37,15 +37,15 @@ void throw_collective_error(const char* file, int line, const char* expr, const 
 
 #ifdef MMGAN_HAS_MPI
 
-#define MMGAN_MPI_CHECK(expr)                                                         \
-  do {                                                                                \
-    const int mmgan_rc_ = (expr);                                                     \
-    if (mmgan_rc_ != MPI_SUCCESS) {                                                   \
-      char mmgan_msg_[MPI_MAX_ERROR_STRING];                                          \
-      int mmgan_len_ = 0;                                                             \
-      MPI_Error_string(mmgan_rc_, mmgan_msg_, &mmgan_len_);                           \
+#define MMGAN_MPI_CHECK(expr)                                                                         \
+  do {                                                                                                \
+    const int mmgan_rc_ = (expr);                                                                     \
+    if (mmgan_rc_ != MPI_SUCCESS) {                                                                   \
+      char mmgan_msg_[MPI_MAX_ERROR_STRING];                                                          \
+      int mmgan_len_ = 0;                                                                             \
+      MPI_Error_string(mmgan_rc_, mmgan_msg_, &mmgan_len_);                                           \
       throw_collective_error(__FILE__, __LINE__, #expr, std::string(mmgan_msg_, size_t(mmgan_len_))); \
-    }                                                                                 \
+    }                                                                                                 \
   } while (0)
 
 namespace {
@@ -90,7 +90,8 @@ void Communicator::all_reduce_host(void* data, int64_t count, DType t, ReduceOp 
   const std::size_t esize = t == DType::F64 ? 8 : 4;
   for (int64_t done = 0; done < count; done += chunk) {
     const int n = int(std::min(chunk, count - done));
-    MMGAN_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, p + std::size_t(done) * esize, n, mpi_type(t), mpi_op(op), MPI_COMM_WORLD));
+    MMGAN_MPI_CHECK(
+        MPI_Allreduce(MPI_IN_PLACE, p + std::size_t(done) * esize, n, mpi_type(t), mpi_op(op), MPI_COMM_WORLD));
   }
 }
 
@@ -98,8 +99,8 @@ void Communicator::broadcast(void* data, std::size_t bytes, int root) {
   if (size_ == 1) return;
   const std::size_t chunk = std::size_t(1) << 30;  // MPI counts are int
   for (std::size_t done = 0; done < bytes; done += chunk)
-    MMGAN_MPI_CHECK(MPI_Bcast(static_cast<char*>(data) + done, int(std::min(chunk, bytes - done)), MPI_BYTE, root,
-                              MPI_COMM_WORLD));
+    MMGAN_MPI_CHECK(
+        MPI_Bcast(static_cast<char*>(data) + done, int(std::min(chunk, bytes - done)), MPI_BYTE, root, MPI_COMM_WORLD));
 }
 
 void Communicator::barrier() {

@@ -18,8 +18,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "op_codes.h"
-#include "tensor_view.h"
+#include "kernels/op_codes.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "activation.h"
+#include "kernels/activation.h"
 
 namespace mmgan::kernels {
 
@@ -36,8 +36,10 @@ struct ConvEpilogue {
 template <class F>
 void with_epilogue(const ConvEpilogue& ep, F f) {
   with_act(ep.act, [&](auto a) {
-    if (ep.bias) f(a, std::true_type{});
-    else f(a, std::false_type{});
+    if (ep.bias)
+      f(a, std::true_type{});
+    else
+      f(a, std::false_type{});
   });
 }
 

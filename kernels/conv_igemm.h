@@ -11,8 +11,8 @@
 #pragma once
 #include <cstdint>
 
-#include "conv_geom.h"
-#include "tensor_view.h"
+#include "kernels/conv_geom.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels {
 

@@ -5,8 +5,8 @@
 // ops compute it, so the fused kernels equal the unfused path bit for bit (tests/test_losses.cpp
 // on the CPU, tests/test_cuda_backend.cpp for CUDA against the CPU).
 #pragma once
-#include "philox.h"
-#include "rounding.h"
+#include "kernels/philox.h"
+#include "kernels/rounding.h"
 
 namespace mmgan::kernels {
 

@@ -7,20 +7,33 @@ namespace mmgan::kernels {
 // clang-format off (hand-aligned enumerations)
 // y = f(x; a, b), elementwise.
 enum class UnaryOp {
-  Neg, Exp, Log, Abs, Sign, Sqrt, Reciprocal, Square,
-  PowScalar,      // x^a
-  AddScalar,      // x + a
-  MulScalar,      // x * a
-  RSubScalar,     // a - x
-  Clamp,          // min(max(x, a), b)
-  Relu, LeakyRelu,  // slope a
-  Tanh, Sigmoid,
-  Softplus,       // log(1 + e^x), stable
-  LogSigmoid,     // -softplus(-x), stable
+  Neg,
+  Exp,
+  Log,
+  Abs,
+  Sign,
+  Sqrt,
+  Reciprocal,
+  Square,
+  PowScalar,   // x^a
+  AddScalar,   // x + a
+  MulScalar,   // x * a
+  RSubScalar,  // a - x
+  Clamp,       // min(max(x, a), b)
+  Relu,
+  LeakyRelu,  // slope a
+  Tanh,
+  Sigmoid,
+  Softplus,    // log(1 + e^x), stable
+  LogSigmoid,  // -softplus(-x), stable
   // Constant masks (their derivative is zero by definition): 1 or 0 (or the slope).
-  GtScalar, GeScalar, LtScalar, LeScalar, EqScalar,  // x > a, ...
-  InRange,        // a <= x <= b
-  LeakyMask,      // x > 0 ? 1 : a  (derivative of leaky_relu); keep last (kUnaryOpCount)
+  GtScalar,
+  GeScalar,
+  LtScalar,
+  LeScalar,
+  EqScalar,   // x > a, ...
+  InRange,    // a <= x <= b
+  LeakyMask,  // x > 0 ? 1 : a  (derivative of leaky_relu); keep last (kUnaryOpCount)
 };
 inline constexpr int kUnaryOpCount = int(UnaryOp::LeakyMask) + 1;
 

@@ -9,11 +9,13 @@
 #pragma once
 #include <cstdint>
 
-#include "tensor_view.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels {
 
-struct Philox4 { uint32_t v[4]; };
+struct Philox4 {
+  uint32_t v[4];
+};
 
 MMGAN_HD inline Philox4 philox4x32_10(uint64_t counter_lo, uint64_t counter_hi, uint64_t seed) {
   uint32_t c0 = uint32_t(counter_lo), c1 = uint32_t(counter_lo >> 32);
@@ -48,14 +50,14 @@ MMGAN_HD inline double uniform_f64(uint64_t seed, uint64_t offset, uint64_t i) {
 // Element i of a draw of T uniforms starting at counter `start`.
 template <class T>
 MMGAN_HD inline T uniform_at(uint64_t seed, uint64_t start, uint64_t i) {
-  if constexpr (sizeof(T) == 4) return uniform_f32(seed, start, i);
-  else return uniform_f64(seed, start, i);
+  if constexpr (sizeof(T) == 4)
+    return uniform_f32(seed, start, i);
+  else
+    return uniform_f64(seed, start, i);
 }
 
 // Number of counter values a draw of n elements consumes (so the generator can advance past it).
-MMGAN_HD inline uint64_t philox_blocks(uint64_t n, DType t) {
-  return t == DType::F32 ? (n + 3) / 4 : (n + 1) / 2;
-}
+MMGAN_HD inline uint64_t philox_blocks(uint64_t n, DType t) { return t == DType::F32 ? (n + 3) / 4 : (n + 1) / 2; }
 
 // Where a draw starts in the stream of `seed`: counter `offset`, plus the value stored at `base`
 // when one is given (a float64 in the kernel's own memory, read when the kernel runs). A captured

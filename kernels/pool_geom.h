@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "tensor_view.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels {
 
@@ -32,11 +32,11 @@ MMGAN_HD inline void split_index(Idx k, Idx rows, Idx cols, int64_t& p, int64_t&
 }
 
 struct PoolGeom {
-  int64_t n = 0, c = 0, h = 0, w = 0;  // input
-  int64_t oh = 0, ow = 0;              // output
+  int64_t n = 0, c = 0, h = 0, w = 0;                      // input
+  int64_t oh = 0, ow = 0;                                  // output
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;  // fixed windows
-  bool adaptive = false;               // adaptive windows instead of fixed ones
-  bool count_include_pad = true;       // averages: divide by the padded window size
+  bool adaptive = false;                                   // adaptive windows instead of fixed ones
+  bool count_include_pad = true;                           // averages: divide by the padded window size
   int64_t planes() const { return n * c; }
 };
 

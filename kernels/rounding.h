@@ -5,7 +5,7 @@
 #pragma once
 #include <cmath>
 
-#include "tensor_view.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels::rn {
 
@@ -21,11 +21,26 @@ __device__ inline double div(double a, double b) { return __ddiv_rn(a, b); }
 __device__ inline float root(float a) { return __fsqrt_rn(a); }
 __device__ inline double root(double a) { return __dsqrt_rn(a); }
 #else
-template <class T> inline T add(T a, T b) { return a + b; }
-template <class T> inline T sub(T a, T b) { return a - b; }
-template <class T> inline T mul(T a, T b) { return a * b; }
-template <class T> inline T div(T a, T b) { return a / b; }
-template <class T> inline T root(T a) { return std::sqrt(a); }
+template <class T>
+inline T add(T a, T b) {
+  return a + b;
+}
+template <class T>
+inline T sub(T a, T b) {
+  return a - b;
+}
+template <class T>
+inline T mul(T a, T b) {
+  return a * b;
+}
+template <class T>
+inline T div(T a, T b) {
+  return a / b;
+}
+template <class T>
+inline T root(T a) {
+  return std::sqrt(a);
+}
 #endif
 
 }  // namespace mmgan::kernels::rn

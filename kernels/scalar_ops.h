@@ -2,8 +2,8 @@
 #pragma once
 #include <cmath>
 
-#include "op_codes.h"
-#include "tensor_view.h"
+#include "kernels/op_codes.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels {
 

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "tensor_view.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels {
 

@@ -23,8 +23,10 @@ inline constexpr const char* dtype_name(DType t) { return t == DType::F32 ? "flo
 // (`using T = decltype(tag);`), beside with_act (activation.h) and with_index_type (cuda/launch.h).
 template <class F>
 void with_dtype(DType t, F&& f) {
-  if (t == DType::F32) f(float(0));
-  else f(double(0));
+  if (t == DType::F32)
+    f(float(0));
+  else
+    f(double(0));
 }
 
 // The other way: the DType of element type T (float or double).
@@ -53,7 +55,10 @@ struct View {
     }
     return true;
   }
-  template <class T> T* ptr() const { return static_cast<T*>(data); }
+  template <class T>
+  T* ptr() const {
+    return static_cast<T*>(data);
+  }
 };
 
 }  // namespace mmgan::kernels

@@ -1,4 +1,4 @@
-#include "margin_lab.h"
+#include "lab/margin_lab.h"
 
 #include <algorithm>
 #include <chrono>
@@ -152,8 +152,7 @@ Layout norms_layout() {
 }
 
 Tensor Layout::sample(bool is_real, int64_t n, Generator& g) const {
-  if (segments)
-    return concat({full({n, 1}, is_real ? 1.0 : -1.0, kT), rand({n, 1}, g, kT) * 2.0 - 1.0}, 1);
+  if (segments) return concat({full({n, 1}, is_real ? 1.0 : -1.0, kT), rand({n, 1}, g, kT) * 2.0 - 1.0}, 1);
   const std::vector<Vec2>& pts = is_real ? real : fake;
   const std::vector<double> u = rand({n}, g, kT).to_vector();
   std::vector<Vec2> picked;
@@ -334,7 +333,8 @@ Projection project_to_boundary(const losses::Critic& f, const std::vector<Vec2>&
 }
 
 std::vector<SigmoidCritic> figure2_critics() {
-  return {{"max margin: w1 = 4, w0 = 0", 4, 0}, {"worse margin: w1 = 4, w0 = -1", 4, -1},
+  return {{"max margin: w1 = 4, w0 = 0", 4, 0},
+          {"worse margin: w1 = 4, w0 = -1", 4, -1},
           {"no penalty: w1 = 8, w0 = 0", 8, 0}};
 }
 
@@ -439,8 +439,8 @@ void write_critics(const Layout& layout, const MarginLabOptions& o, const std::f
   nlohmann::json meta;
   meta["layout"] = layout.name;
   meta["box"] = layout.box;
-  meta["critic_options"] = {{"steps", o.critic.steps}, {"batch", o.critic.batch}, {"hidden", o.critic.hidden},
-                            {"lr", o.critic.lr}, {"lambda", o.critic.lambda}, {"seed", o.seed}};
+  meta["critic_options"] = {{"steps", o.critic.steps}, {"batch", o.critic.batch},   {"hidden", o.critic.hidden},
+                            {"lr", o.critic.lr},       {"lambda", o.critic.lambda}, {"seed", o.seed}};
   std::vector<double> axis;
   for (int64_t i = 0; i < o.grid; ++i) axis.push_back(-layout.box + 2 * layout.box * double(i) / double(o.grid - 1));
   std::vector<Vec2> grid;
@@ -499,11 +499,12 @@ void write_critics(const Layout& layout, const MarginLabOptions& o, const std::f
                                  {"mean_grad_error", c.mean_grad_error},
                                  {"normal", c.grad_mid},
                                  {"last_loss", f.last_loss}});
-      std::printf("%s %-17s loss %.4f | min L-%s margin %.3f (max-margin %.3f) | crossing %.3f off the midpoint | "
-                  "normal (%.3f, %.3f) expected (%.3f, %.3f) | %.1f s\n",
-                  layout.name.c_str(), key.c_str(), f.last_loss, std::isinf(p) ? "inf" : std::to_string(int(p)).c_str(),
-                  min_margin, layout.gap(q) / 2, c.crossing_offset, c.grad_mid[0], c.grad_mid[1], w[0], w[1],
-                  seconds_since(t0));
+      std::printf(
+          "%s %-17s loss %.4f | min L-%s margin %.3f (max-margin %.3f) | crossing %.3f off the midpoint | "
+          "normal (%.3f, %.3f) expected (%.3f, %.3f) | %.1f s\n",
+          layout.name.c_str(), key.c_str(), f.last_loss, std::isinf(p) ? "inf" : std::to_string(int(p)).c_str(),
+          min_margin, layout.gap(q) / 2, c.crossing_offset, c.grad_mid[0], c.grad_mid[1], w[0], w[1],
+          seconds_since(t0));
       std::fflush(stdout);
     }
   st.metadata["lab"] = meta.dump();
@@ -520,9 +521,15 @@ void write_figure2(const std::filesystem::path& path) {
     const std::vector<double> g = sigmoid_critic_grad(c, x1), at = sigmoid_critic_grad(c, {-1.0, 1.0});
     const std::string key = "w1=" + exact_text(c.w1) + ",w0=" + exact_text(c.w0);
     st.add(key + ".grad", from_vector(g, {int64_t(g.size())}, kT));
-    meta["critics"].push_back({{"key", key}, {"name", c.name}, {"w1", c.w1}, {"w0", c.w0},
-                               {"boundary", -c.w0 / c.w1}, {"grad_fake", at[0]}, {"grad_real", at[1]},
-                               {"f_fake", 1 / (1 + std::exp(c.w1 - c.w0))}, {"f_real", 1 / (1 + std::exp(-c.w1 - c.w0))}});
+    meta["critics"].push_back({{"key", key},
+                               {"name", c.name},
+                               {"w1", c.w1},
+                               {"w0", c.w0},
+                               {"boundary", -c.w0 / c.w1},
+                               {"grad_fake", at[0]},
+                               {"grad_real", at[1]},
+                               {"f_fake", 1 / (1 + std::exp(c.w1 - c.w0))},
+                               {"f_real", 1 / (1 + std::exp(-c.w1 - c.w0))}});
   }
   st.metadata["lab"] = meta.dump();
   save_safetensors(path.string(), st);
@@ -533,8 +540,9 @@ void write_ring8(const MarginLabOptions& o, const std::filesystem::path& path) {
   nlohmann::json meta;
   const data::Dataset shown = data::make_toy("ring8", o.gan.n_show, o.seed + 1);  // not the training draws
   st.add("real", from_vector(shown.values, {shown.count, 2}).to(kT));
-  meta["options"] = {{"iters", o.gan.iters}, {"d_steps", o.gan.d_steps}, {"batch", o.gan.batch}, {"hidden", o.gan.hidden},
-                     {"z_size", o.gan.z_size}, {"lr", o.gan.lr}, {"lambda", o.gan.lambda}, {"seed", o.seed}};
+  meta["options"] = {
+      {"iters", o.gan.iters},   {"d_steps", o.gan.d_steps}, {"batch", o.gan.batch},   {"hidden", o.gan.hidden},
+      {"z_size", o.gan.z_size}, {"lr", o.gan.lr},           {"lambda", o.gan.lambda}, {"seed", o.seed}};
   for (const std::string penalty :
        {"none", "l1-hinge", "l2-hinge", "linf-hinge", "l1-squared-diff", "l2-squared-diff", "linf-squared-diff"}) {
     const auto t0 = std::chrono::steady_clock::now();

@@ -48,7 +48,7 @@ struct Layout {
   std::vector<Vec2> real, fake;  // the points of the figures (and of training when !segments)
   bool segments = false;         // training draws fresh points uniformly on x1 = +-1, x2 in [-1, 1]
   std::vector<std::array<Vec2, 2>> tight;
-  double box = 2;                // figures and the boundary search cover [-box, box]^2
+  double box = 2;  // figures and the boundary search cover [-box, box]^2
 
   Vec2 difference() const { return {tight[0][1][0] - tight[0][0][0], tight[0][1][1] - tight[0][0][1]}; }
   double gap(GpNorm q) const { return lp_norm(difference(), dual_exponent(q)); }  // the L-p distance
@@ -71,7 +71,7 @@ struct LabCritic {
   double scale = 1;
   GpNorm norm = GpNorm::L2;
   GpForm form = GpForm::Hinge;
-  double last_loss = 0;  // the last minibatch's loss (hinge + penalty)
+  double last_loss = 0;                      // the last minibatch's loss (hinge + penalty)
   Tensor operator()(const Tensor& x) const;  // [N, 2] -> [N]
   double at(const Vec2& x) const;
   Vec2 grad_at(const Vec2& x) const;  // of F, in layout coordinates
@@ -136,12 +136,12 @@ struct GanSnapshot {
 std::vector<GanSnapshot> train_ring8(const std::string& penalty, const GanOptions& o, uint64_t seed);
 
 struct MarginLabOptions {
-  std::string out;                                    // folder for the files
+  std::string out;  // folder for the files
   std::vector<std::string> what{"critics", "figure2", "ring8"};
   CriticOptions critic;
   GanOptions gan;
   uint64_t seed = 1;
-  int64_t grid = 101;                                 // grid points per axis for F and grad F
+  int64_t grid = 101;  // grid points per axis for F and grad F
 };
 // Writes OUT/critics-segments.safetensors, critics-norms.safetensors, figure2.safetensors and
 // ring8.safetensors (as selected by `what`), printing one line per trained network. Each file's

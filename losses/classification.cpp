@@ -1,6 +1,6 @@
 // cross_entropy as logsumexp minus the label's logit (picked by a constant one-hot mask), and argmax
 // on the host. See classification.h.
-#include "classification.h"
+#include "losses/classification.h"
 
 #include "engine/error.h"
 #include "engine/ops.h"

@@ -1,6 +1,6 @@
 // The formulas of gan_loss.h. BCE_stable(x, 1) = mean softplus(-x), BCE_stable(x, 0) = mean
 // softplus(x): the numerically stable forms PyTorch's BCEWithLogitsLoss computes.
-#include "gan_loss.h"
+#include "losses/gan_loss.h"
 
 #include <algorithm>
 #include <cctype>
@@ -64,9 +64,8 @@ void check_outputs(const char* what, const Tensor& c_real, const Tensor& c_fake)
 
 std::vector<GanLoss> all_gan_losses() {
   using L = GanLoss;
-  return {L::SGAN,   L::LSGAN,   L::Hinge,   L::WGAN,        L::RaSGAN,       L::RaLSGAN,
-          L::RaHinge, L::RcSGAN, L::RcLSGAN, L::RcHinge,     L::RpSGAN,       L::RpLSGAN,
-          L::RpHinge, L::RpSGAN_MVUE, L::RpLSGAN_MVUE, L::RpHinge_MVUE};
+  return {L::SGAN,    L::LSGAN,   L::Hinge,  L::WGAN,    L::RaSGAN,  L::RaLSGAN,     L::RaHinge,      L::RcSGAN,
+          L::RcLSGAN, L::RcHinge, L::RpSGAN, L::RpLSGAN, L::RpHinge, L::RpSGAN_MVUE, L::RpLSGAN_MVUE, L::RpHinge_MVUE};
 }
 
 std::string gan_loss_name(GanLoss l) {
@@ -81,7 +80,8 @@ GanLoss parse_gan_loss(const std::string& s) {
   std::string k;  // lower case without '-' and '_': "RpHinge-MVUE" -> "rphingemvue"
   for (char c : s)
     if (c != '-' && c != '_') k += char(std::tolower(static_cast<unsigned char>(c)));
-  const std::vector<std::vector<std::string>> fam = {{"sgan", "gan"}, {"lsgan"}, {"hinge", "hingegan"}, {"wgan", "wgangp"}};
+  const std::vector<std::vector<std::string>> fam = {
+      {"sgan", "gan"}, {"lsgan"}, {"hinge", "hingegan"}, {"wgan", "wgangp"}};
   const char* prefix[] = {"", "ra", "rc", "rp", "rp"};
   for (GanLoss l : all_gan_losses()) {
     const int n = int(l);

@@ -18,11 +18,22 @@
 namespace mmgan::losses {
 
 enum class GanLoss {
-  SGAN = 1, LSGAN = 2, Hinge = 3, WGAN = 4,
-  RaSGAN = 11, RaLSGAN = 12, RaHinge = 13,
-  RcSGAN = 21, RcLSGAN = 22, RcHinge = 23,
-  RpSGAN = 31, RpLSGAN = 32, RpHinge = 33,
-  RpSGAN_MVUE = 41, RpLSGAN_MVUE = 42, RpHinge_MVUE = 43,
+  SGAN = 1,
+  LSGAN = 2,
+  Hinge = 3,
+  WGAN = 4,
+  RaSGAN = 11,
+  RaLSGAN = 12,
+  RaHinge = 13,
+  RcSGAN = 21,
+  RcLSGAN = 22,
+  RcHinge = 23,
+  RpSGAN = 31,
+  RpLSGAN = 32,
+  RpHinge = 33,
+  RpSGAN_MVUE = 41,
+  RpLSGAN_MVUE = 42,
+  RpHinge_MVUE = 43,
 };
 
 // Official number (1, 2, ..., 43) or readable name ("sgan", "hinge", "rahinge", "rphinge-mvue", ...);

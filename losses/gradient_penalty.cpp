@@ -1,6 +1,6 @@
 // The formulas of gradient_penalty.h, in engine ops so the penalty's gradient w.r.t. the critic's
 // parameters (a double backward) comes from the engine.
-#include "gradient_penalty.h"
+#include "losses/gradient_penalty.h"
 
 #include <cctype>
 #include <limits>
@@ -42,10 +42,14 @@ const std::pair<const char*, GpNorm> kNorms[] = {{"l1", GpNorm::L1},
                                                  {"linf", GpNorm::LInf},
                                                  {"smoothmax", GpNorm::SmoothMax},
                                                  {"logsumexp", GpNorm::LogSumExp}};
-const std::pair<const char*, GpForm> kForms[] = {
-    {"squared-diff", GpForm::SquaredDiff}, {"hinge", GpForm::Hinge},   {"clamp", GpForm::Clamp},
-    {"squared-clamp", GpForm::SquaredClamp}, {"squared", GpForm::Squared}, {"tv", GpForm::TV},
-    {"abs", GpForm::Abs},                  {"hinge2", GpForm::Hinge2}};
+const std::pair<const char*, GpForm> kForms[] = {{"squared-diff", GpForm::SquaredDiff},
+                                                 {"hinge", GpForm::Hinge},
+                                                 {"clamp", GpForm::Clamp},
+                                                 {"squared-clamp", GpForm::SquaredClamp},
+                                                 {"squared", GpForm::Squared},
+                                                 {"tv", GpForm::TV},
+                                                 {"abs", GpForm::Abs},
+                                                 {"hinge2", GpForm::Hinge2}};
 const std::pair<const char*, GpReduction> kReductions[] = {
     {"mean", GpReduction::Mean}, {"max", GpReduction::Max}, {"softmax", GpReduction::Softmax}};
 const std::pair<const char*, GpWhere> kWheres[] = {
@@ -108,8 +112,8 @@ Tensor penalty_points(const Tensor& x_real, const Tensor& x_fake, const Tensor& 
     case GpWhere::Fake: return x_fake.detach();
     case GpWhere::Interpolate: break;
   }
-  MMGAN_CHECK(x_real.shape() == x_fake.shape(), "penalty: real batch ", x_real.str(), " and fake batch ",
-              x_fake.str(), " differ in shape");
+  MMGAN_CHECK(x_real.shape() == x_fake.shape(), "penalty: real batch ", x_real.str(), " and fake batch ", x_fake.str(),
+              " differ in shape");
   MMGAN_CHECK(u.defined() && u.numel() == x_real.size(0), "penalty: u must hold one value per sample, got ",
               u.defined() ? u.str() : std::string("undefined"), " for batch ", x_real.str());
   Shape s(size_t(x_real.dim()), 1);

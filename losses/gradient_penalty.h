@@ -25,10 +25,10 @@ enum class GpForm { SquaredDiff, Hinge, Clamp, SquaredClamp, Squared, TV, Abs, H
 enum class GpReduction { Mean, Max, Softmax };
 enum class GpWhere { Interpolate, Real, Fake };
 
-GpNorm parse_gp_norm(const std::string& s);        // l1, l2, linf, smoothmax, logsumexp
-GpForm parse_gp_form(const std::string& s);        // the official --penalty-type names
+GpNorm parse_gp_norm(const std::string& s);            // l1, l2, linf, smoothmax, logsumexp
+GpForm parse_gp_form(const std::string& s);            // the official --penalty-type names
 GpReduction parse_gp_reduction(const std::string& s);  // mean, max, softmax
-GpWhere parse_gp_where(const std::string& s);      // interpolate, real, fake
+GpWhere parse_gp_where(const std::string& s);          // interpolate, real, fake
 std::string to_string(GpNorm v);
 std::string to_string(GpForm v);
 std::string to_string(GpReduction v);

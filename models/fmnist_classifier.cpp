@@ -1,9 +1,9 @@
 // The Fashion-MNIST feature classifier of fmnist_classifier.h and its weight-file loader.
-#include "fmnist_classifier.h"
+#include "models/fmnist_classifier.h"
 
-#include "../engine/error.h"
-#include "../engine/ops.h"
-#include "init.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "models/init.h"
 
 namespace mmgan::nn {
 
@@ -12,7 +12,9 @@ FmnistClassifier::FmnistClassifier(Generator& gen, DType t) {
   // (in, out, kernel, stride, pad): each 4x4 stride-2 conv halves the size, 32 -> 16 -> 8 -> 4, then a 3x3
   // conv at 4x4. Starting at full resolution (a 3x3 conv at 32x32) costs 2.8x the time per step on the CPU
   // (BatchNorm and ReLU on 32 x 32 x 32 activations, col2im of a 32x32 input) for little accuracy.
-  struct Spec { int64_t in, out, k, s, p; };
+  struct Spec {
+    int64_t in, out, k, s, p;
+  };
   const Spec specs[] = {{1, 32, 4, 2, 1}, {32, 64, 4, 2, 1}, {64, 128, 4, 2, 1}, {128, kFeatureDim, 3, 1, 1}};
   for (const Spec& s : specs) {
     const auto name = [&] { return std::to_string(conv_->size()); };  // torch.nn.Sequential numbering

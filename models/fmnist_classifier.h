@@ -20,8 +20,8 @@
 #include <memory>
 #include <string>
 
-#include "../engine/random.h"
-#include "layers.h"
+#include "engine/random.h"
+#include "models/layers.h"
 
 namespace mmgan::nn {
 

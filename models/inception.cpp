@@ -1,16 +1,16 @@
 // The FID Inception-v3 (see inception.h): torchvision's block structure with pytorch-fid's
 // changes, each block's branches concatenated in torchvision's order.
-#include "inception.h"
+#include "models/inception.h"
 
 #include <cmath>
 #include <vector>
 
-#include "../engine/autograd/grad_mode.h"
-#include "../engine/error.h"
-#include "../engine/ops.h"
-#include "../engine/random.h"
-#include "../engine/safetensors.h"
-#include "layers.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/random.h"
+#include "engine/safetensors.h"
+#include "models/layers.h"
 
 namespace mmgan::nn {
 
@@ -195,9 +195,9 @@ InceptionV3Fid::InceptionV3Fid(DType t) {
 }
 
 Tensor InceptionV3Fid::forward(const Tensor& images) {
-  MMGAN_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3) && images.size(2) > 0 &&
-                  images.size(3) > 0,
-              "InceptionV3Fid: images must be [N, 1 or 3, H, W], got ", images.str());
+  MMGAN_CHECK(
+      images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3) && images.size(2) > 0 && images.size(3) > 0,
+      "InceptionV3Fid: images must be [N, 1 or 3, H, W], got ", images.str());
   Tensor x = images;
   if (x.size(1) == 1) x = concat({x, x, x}, 1);
   if (x.size(2) != kInputSize || x.size(3) != kInputSize) x = resize_bilinear(x, kInputSize, kInputSize);

@@ -19,7 +19,7 @@
 #include <memory>
 #include <string>
 
-#include "module.h"
+#include "models/module.h"
 
 namespace mmgan::nn {
 

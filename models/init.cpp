@@ -1,11 +1,11 @@
 // Initialisation routines: PyTorch's per-layer defaults and the official DCGAN weights_init.
-#include "init.h"
+#include "models/init.h"
 
 #include <cmath>
 
-#include "../engine/autograd/grad_mode.h"
-#include "../engine/error.h"
-#include "../engine/ops.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/error.h"
+#include "engine/ops.h"
 
 namespace mmgan::nn {
 

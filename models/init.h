@@ -2,8 +2,8 @@
 // reset_parameters gives PyTorch's defaults; dcgan_weights_init is the official code's
 // weights_init (applied on top of the defaults, as G.apply(weights_init) is in GAN.py).
 #pragma once
-#include "../engine/random.h"
-#include "layers.h"
+#include "engine/random.h"
+#include "models/layers.h"
 
 namespace mmgan::nn {
 

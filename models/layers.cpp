@@ -1,10 +1,10 @@
 // Layer construction (PyTorch layouts and registration order) and forwards.
-#include "layers.h"
+#include "models/layers.h"
 
-#include "../engine/autograd/grad_mode.h"
-#include "../engine/error.h"
-#include "../engine/ops.h"
-#include "init.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "models/init.h"
 
 namespace mmgan::nn {
 
@@ -52,8 +52,8 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, ConvParams p, bo
 }
 
 void Conv2d::check_input(const Tensor& x) const {
-  MMGAN_CHECK(x.dim() == 4 && x.size(1) == in_channels, "Conv2d: input must be [N, ", in_channels,
-              ", H, W], got ", x.str());
+  MMGAN_CHECK(x.dim() == 4 && x.size(1) == in_channels, "Conv2d: input must be [N, ", in_channels, ", H, W], got ",
+              x.str());
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
@@ -90,8 +90,7 @@ Linear::Linear(int64_t in, int64_t out, bool bias, bool spectral, DType t) : in_
 }
 
 Tensor Linear::forward(const Tensor& x) {
-  MMGAN_CHECK(x.dim() == 2 && x.size(1) == in_features, "Linear: input must be [N, ", in_features, "], got ",
-              x.str());
+  MMGAN_CHECK(x.dim() == 2 && x.size(1) == in_features, "Linear: input must be [N, ", in_features, "], got ", x.str());
   return linear(x, effective_weight(), bias());
 }
 

@@ -7,15 +7,15 @@
 #pragma once
 #include <cstdint>
 
-#include "../engine/ops.h"
-#include "module.h"
+#include "engine/ops.h"
+#include "models/module.h"
 
 namespace mmgan::nn {
 
 // The weight of a convolution or linear layer, plain or spectrally normalised.
 class WeightedLayer : public Module {
  public:
-  Tensor weight() const { return *weight_; }  // the parameter: "weight", or "weight_orig" when spectral
+  Tensor weight() const { return *weight_; }                 // the parameter: "weight", or "weight_orig" when spectral
   Tensor bias() const { return bias_ ? *bias_ : Tensor(); }  // undefined without bias
   bool spectral() const { return u_ != nullptr; }
   int64_t spectral_dim() const { return sn_dim_; }

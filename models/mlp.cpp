@@ -1,8 +1,8 @@
-#include "mlp.h"
+#include "models/mlp.h"
 
-#include "../engine/error.h"
-#include "init.h"
-#include "layers.h"
+#include "engine/error.h"
+#include "models/init.h"
+#include "models/layers.h"
 
 namespace mmgan::nn {
 

@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "../engine/random.h"
-#include "module.h"
+#include "engine/random.h"
+#include "models/module.h"
 
 namespace mmgan::nn {
 
@@ -17,7 +17,7 @@ struct MLPConfig {
   int64_t in = 2, out = 1;
   std::vector<int64_t> hidden{64, 64};  // widths of the hidden layers (may be empty: one Linear)
   Activation activation = Activation::Tanh;
-  double slope = 0.2;                   // of LeakyReLU
+  double slope = 0.2;  // of LeakyReLU
   DType dtype = DType::F64;
 };
 

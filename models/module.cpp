@@ -1,14 +1,14 @@
 // Module bookkeeping: registration, the state_dict naming walk, loading with validation, dtype
 // conversion, and Sequential's forward.
-#include "module.h"
+#include "models/module.h"
 
 #include <cmath>
 
 #include <set>
 #include <sstream>
 
-#include "../engine/autograd/grad_mode.h"
-#include "../engine/error.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/error.h"
 
 namespace mmgan::nn {
 
@@ -53,9 +53,8 @@ int64_t Module::parameter_count() const {
 SafeTensors Module::state_dict(const std::string& prefix) const {
   NoGradGuard ng;
   SafeTensors st;
-  walk(*this, prefix, true, true, [&](const std::string& n, const Slot& s, bool) {
-    st.add(n, s.tensor.detach().clone(), s.file_dtype);
-  });
+  walk(*this, prefix, true, true,
+       [&](const std::string& n, const Slot& s, bool) { st.add(n, s.tensor.detach().clone(), s.file_dtype); });
   return st;
 }
 
@@ -151,9 +150,9 @@ Tensor& Module::register_parameter(const std::string& name, Tensor t) {
 Tensor& Module::register_buffer(const std::string& name, Tensor t, const std::string& file_dtype) {
   check_new_name(name);
   MMGAN_CHECK(t.defined(), "register_buffer: '", name, "' is undefined");
-  MMGAN_CHECK(file_dtype.empty() || file_dtype == "F32" || file_dtype == "F64" || file_dtype == "I64" ||
-                  file_dtype == "I32",
-              "register_buffer: '", name, "' has unsupported file dtype '", file_dtype, "'");
+  MMGAN_CHECK(
+      file_dtype.empty() || file_dtype == "F32" || file_dtype == "F64" || file_dtype == "I64" || file_dtype == "I32",
+      "register_buffer: '", name, "' has unsupported file dtype '", file_dtype, "'");
   buffers_.push_back({name, t.detach(), file_dtype});
   return buffers_.back().tensor;
 }

@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "../engine/safetensors.h"
-#include "../engine/tensor.h"
+#include "engine/safetensors.h"
+#include "engine/tensor.h"
 
 namespace mmgan::nn {
 
@@ -26,8 +26,14 @@ class Module {
   // Fusion of a convolution or normalisation with the activation module after it (Sequential uses these): an
   // activation reports its LeakyReLU slope (0 for ReLU), and a module that can apply it in its own
   // pass returns forward-then-activation from forward_act (undefined: it cannot, this time).
-  virtual bool activation_slope(double* slope) const { (void)slope; return false; }
-  virtual Tensor forward_act(const Tensor& x, double slope) { (void)x, (void)slope; return {}; }
+  virtual bool activation_slope(double* slope) const {
+    (void)slope;
+    return false;
+  }
+  virtual Tensor forward_act(const Tensor& x, double slope) {
+    (void)x, (void)slope;
+    return {};
+  }
   Tensor operator()(const Tensor& x) { return forward(x); }
 
   void train(bool on = true);  // this module and every descendant

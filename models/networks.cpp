@@ -1,5 +1,5 @@
 // Builders for the DCGAN and standard-CNN generators and discriminators, and their forwards.
-#include "networks.h"
+#include "models/networks.h"
 
 #include <cmath>
 #include <string>
@@ -7,9 +7,9 @@
 
 #include "engine/checked_math.h"
 #include "engine/error.h"
-#include "../engine/ops.h"
-#include "init.h"
-#include "layers.h"
+#include "engine/ops.h"
+#include "models/init.h"
+#include "models/layers.h"
 
 namespace mmgan::nn {
 
@@ -96,7 +96,8 @@ class DcganDiscriminator : public Module {
     const bool sn = c.spectral_D, bn = c.batch_norm_D && !c.spectral_D;
     const std::string conv = sn ? "SpectralConv2d" : "Conv2d";
     for (const ConvStep& st : dcgan_plan(c, false)) {
-      main_->add(step_name(st, conv), std::make_shared<Conv2d>(st.in, st.out, st.k, st.stride, st.pad, false, sn, c.dtype));
+      main_->add(step_name(st, conv),
+                 std::make_shared<Conv2d>(st.in, st.out, st.k, st.stride, st.pad, false, sn, c.dtype));
       if (st.stage == "End") break;
       // The first layer has no BatchNorm, as in the official code.
       if (bn && st.stage == "Middle")

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "../engine/random.h"
-#include "module.h"
+#include "engine/random.h"
+#include "models/module.h"
 
 namespace mmgan::nn {
 
@@ -15,9 +15,9 @@ enum class Arch { DCGAN, StandardCNN };
 
 struct NetConfig {
   Arch arch = Arch::DCGAN;
-  int64_t image_size = 32, n_colors = 3, z_size = 128, G_h_size = 128, D_h_size = 128;  // h sizes: DCGAN only
+  int64_t image_size = 32, n_colors = 3, z_size = 128, G_h_size = 128, D_h_size = 128;    // h sizes: DCGAN only
   bool batch_norm_G = true, batch_norm_D = true, spectral_G = false, spectral_D = false;  // spectral drops BN
-  double leaky_slope = 0.2;  // the activation slope in D
+  double leaky_slope = 0.2;                                                               // the activation slope in D
   DType dtype = DType::F32;
 };
 

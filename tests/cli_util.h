@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 
@@ -25,8 +25,8 @@ inline std::string cifar_path() {
   return "";
 }
 
-#define REQUIRE_CIFAR()                                                                   \
-  do {                                                                                    \
+#define REQUIRE_CIFAR()                                                                                      \
+  do {                                                                                                       \
     if (cifar_path().empty()) GTEST_SKIP() << "the CIFAR-10 sample (../shared/data) is not on this machine"; \
   } while (0)
 
@@ -34,9 +34,12 @@ inline std::string cifar_path() {
 // other values (a flag may be given once).
 inline std::string tiny(const fs::path& out, const std::string& replace = "") {
   std::vector<std::pair<std::string, std::string>> flags = {
-      {"--dataset", "cifar10"}, {"--input_folder", cifar_path()}, {"--image_size", "16"}, {"--z_size", "8"},
-      {"--G_h_size", "4"},      {"--D_h_size", "4"},              {"--batch_size", "6"}, {"--n_samples", "4"},
-      {"--log_every", "1"},     {"--margin_every", "2"},          {"--print_every", "2"}, {"--output_folder", out.string()}};
+      {"--dataset", "cifar10"}, {"--input_folder", cifar_path()},
+      {"--image_size", "16"},   {"--z_size", "8"},
+      {"--G_h_size", "4"},      {"--D_h_size", "4"},
+      {"--batch_size", "6"},    {"--n_samples", "4"},
+      {"--log_every", "1"},     {"--margin_every", "2"},
+      {"--print_every", "2"},   {"--output_folder", out.string()}};
   std::istringstream in(replace);
   for (std::string flag, value; in >> flag >> value;) {
     bool found = false;

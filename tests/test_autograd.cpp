@@ -1,7 +1,7 @@
 // Autograd semantics: accumulation, retain/free, grad() vs backward(), pruning to the needed
 // nodes, higher orders, no-grad, detach, graph dumps, and that saving an output never creates a
 // reference cycle.
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -104,7 +104,8 @@ TEST(Autograd, ErrorsNameTheProblem) {
   Tensor c = uniform({3}, -1, 1, g);
   EXPECT_NE(test::error_of([&] { sum(c).backward(); }).find("does not require grad"), std::string::npos);
   EXPECT_NE(test::error_of([&] { (x * 2.0).backward(); }).find("[3]"), std::string::npos);
-  EXPECT_NE(test::error_of([&] { grad({x * 2.0}, {x}, {ones({4}, DType::F64)}); }).find("shape [4]"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { grad({x * 2.0}, {x}, {ones({4}, DType::F64)}); }).find("shape [4]"),
+            std::string::npos);
   Tensor unused = uniform({2}, -1, 1, g, true);
   EXPECT_NE(test::error_of([&] { grad({sum(x)}, {unused}); }).find("not used"), std::string::npos);
   GradOptions allow;
@@ -121,8 +122,15 @@ TEST(Autograd, SavedOutputsDoNotKeepTheirNodeAlive) {
   (void)exp(x);  // creates x's own gradient accumulator, which lives as long as x
   const int64_t nodes0 = Node::live_count(), tensors0 = TensorImpl::live_count();
   {
-    std::vector<Tensor> ys = {exp(x), sqrt(x), tanh(x), sigmoid(x), reciprocal(x), amax(x, {1}),
-                              l2_norm_per_sample(x), linf_norm_per_sample(x), smooth_max_per_sample(x, 2.0),
+    std::vector<Tensor> ys = {exp(x),
+                              sqrt(x),
+                              tanh(x),
+                              sigmoid(x),
+                              reciprocal(x),
+                              amax(x, {1}),
+                              l2_norm_per_sample(x),
+                              linf_norm_per_sample(x),
+                              smooth_max_per_sample(x, 2.0),
                               logsumexp_per_sample(x)};
     for (const Tensor& y : ys) EXPECT_NE(y.grad_fn(), nullptr);
     EXPECT_GT(Node::live_count(), nodes0);

@@ -16,7 +16,7 @@
 #include "engine/mmgan.h"
 #include "engine/optim/adam.h"
 #include "engine/random.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -114,7 +114,9 @@ void host_access_is_refused(Device d) {
       {cpu ? "host access" : "reads tensor data on the host", [&] { (void)sum(x).item(); }},
       {cpu ? "host access" : "reads tensor data on the host", [&] { (void)x.to_vector(); }},
       {cpu ? "host access" : "copies host data",
-       [&] { (void)from_vector(std::vector<double>{1, 2, 3}, {3}, DType::F32, d); }},
+       [&] {
+         (void)from_vector(std::vector<double>{1, 2, 3}, {3}, DType::F32, d);
+       }},
   };
   for (const auto& [want, body] : cases) {
     const std::string e = test::error_of([&] { CapturedStep s(d, body); });
@@ -124,11 +126,7 @@ void host_access_is_refused(Device d) {
   }
   // The backend works normally afterwards.
   EXPECT_EQ((x * 3.0).to_vector(), (std::vector<double>{6, 6, 6}));
-  EXPECT_NE(test::error_of([&] {
-              CapturedStep a(d, [&] {
-                CapturedStep b(d, [] {});
-              });
-            }).find("do not nest"),
+  EXPECT_NE(test::error_of([&] { CapturedStep a(d, [&] { CapturedStep b(d, [] {}); }); }).find("do not nest"),
             std::string::npos);
   EXPECT_FALSE(capturing(d));
 }

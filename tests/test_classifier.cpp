@@ -18,7 +18,7 @@
 #include "data/fashion_mnist.h"
 #include "losses/classification.h"
 #include "models/fmnist_classifier.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 #include "trainer/classifier_training.h"
 
 namespace mmgan {
@@ -87,7 +87,9 @@ TEST(CrossEntropy, ValueAndGradientMatchPyTorch) {
 TEST(CrossEntropy, FirstAndSecondDerivativesMatchFiniteDifferences) {
   Generator g(5);
   const std::vector<uint8_t> labels = {2, 0, 4, 4};
-  const TensorFn f = [&](const std::vector<Tensor>& in) { return std::vector<Tensor>{losses::cross_entropy(in[0], labels)}; };
+  const TensorFn f = [&](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{losses::cross_entropy(in[0], labels)};
+  };
   const std::vector<Tensor> inputs{uniform({4, 5}, -2, 2, g, true)};
   const GradcheckResult r1 = gradcheck(f, inputs);
   EXPECT_TRUE(r1.ok) << r1.message;
@@ -109,7 +111,8 @@ TEST(CrossEntropy, BadLabelsNameTheShapesAndTheSample) {
 }
 
 TEST(CrossEntropy, ArgmaxTakesTheFirstMaximumOfEachRow) {
-  const Tensor logits = from_vector(std::vector<double>{0, 3, 3, 1, /**/ -5, -6, -7, -5, /**/ 0, 0, 0, 9}, {3, 4}, DType::F64);
+  const Tensor logits =
+      from_vector(std::vector<double>{0, 3, 3, 1, /**/ -5, -6, -7, -5, /**/ 0, 0, 0, 9}, {3, 4}, DType::F64);
   EXPECT_EQ(losses::argmax_rows(logits), (std::vector<int64_t>{1, 0, 3}));
   EXPECT_EQ(losses::count_correct(logits, {1, 3, 3}), 2);
 }

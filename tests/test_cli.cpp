@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cli_util.h"
+#include "tests/cli_util.h"
 
 namespace mmgan {
 namespace {
@@ -82,8 +82,8 @@ TEST(Cli, SampleWritesAGrid) {
   const auto dir = test::temp_dir("cli-sample");
   ASSERT_EQ(run("train --n_iter 2 --run_name s " + tiny(dir)).code, 0);
   const fs::path png = dir / "grid.png";
-  const Result r = run("sample --checkpoint " + (dir / "s-0" / "checkpoint.safetensors").string() + " --n 9 --out " +
-                       png.string());
+  const Result r =
+      run("sample --checkpoint " + (dir / "s-0" / "checkpoint.safetensors").string() + " --n 9 --out " + png.string());
   ASSERT_EQ(r.code, 0) << r.out;
   // 9 images of 16x16 in rows of 8 with 2-pixel padding: 8*18+2 by 2*18+2, with the PNG signature.
   std::ifstream f(png, std::ios::binary);
@@ -105,10 +105,10 @@ TEST(Cli, StepDumpWritesInputsParametersAndGradients) {
   const Result r = run("step-dump --out " + out.string() + " --loss rahinge " + tiny(dir));
   ASSERT_EQ(r.code, 0) << r.out;
   const SafeTensors st = load_safetensors(out.string());
-  for (const char* k : {"x_real", "z_D", "u", "z_G", "x_real_G", "loss_D", "loss_G", "penalty",
-                        "G.main.Start-ConvTranspose2d.weight", "D.main.Start-Conv2d.weight",
-                        "grad.D.main.End-Conv2d.weight", "grad.G.main.End-ConvTranspose2d.weight",
-                        "D_after.main.Middle-BatchNorm2d [0].running_mean"})
+  for (const char* k :
+       {"x_real", "z_D", "u", "z_G", "x_real_G", "loss_D", "loss_G", "penalty", "G.main.Start-ConvTranspose2d.weight",
+        "D.main.Start-Conv2d.weight", "grad.D.main.End-Conv2d.weight", "grad.G.main.End-ConvTranspose2d.weight",
+        "D_after.main.Middle-BatchNorm2d [0].running_mean"})
     EXPECT_TRUE(st.contains(k)) << k;
   EXPECT_NE(st.metadata.at("config").find("\"loss_D\": 13"), std::string::npos) << st.metadata.at("config");
 }

@@ -12,15 +12,15 @@
 #ifdef MMGAN_HAS_CUDA
 #include "kernels/cuda/device.h"
 #endif
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
 
 using kernels::ReduceOp;
 
-#define REQUIRE_RANKS()                                                                                \
-  do {                                                                                                 \
+#define REQUIRE_RANKS()                                                                               \
+  do {                                                                                                \
     if (world_size() < 2) GTEST_SKIP() << "needs several ranks: run under mpirun -np 2 (CTest does)"; \
   } while (0)
 
@@ -69,8 +69,7 @@ TEST(Collective, BackendCallOnEveryDevice) {
   if (kernels::Communicator::world().has_mpi() && process_count() <= kernels::cuda::device_count())
     devices.push_back(Device::cuda(kernels::Communicator::world().local_rank()));
 #endif
-  if (process_count() == 1 && !kernels::Communicator::world().has_mpi())
-    GTEST_SKIP() << "not started by mpirun";
+  if (process_count() == 1 && !kernels::Communicator::world().has_mpi()) GTEST_SKIP() << "not started by mpirun";
   const int n = world_size(), r = world_rank();
   for (const Device d : devices)
     for (const DType t : {DType::F64, DType::F32}) {
@@ -90,20 +89,24 @@ TEST(Collective, GradcheckAllReduceSum) {
   REQUIRE_RANKS();
   Generator g(1);
   const Tensor X = test::uniform({2 * world_size(), 3}, -1, 1, g, true);
-  expect_checks("all_reduce sum", [](const std::vector<Tensor>& in) {
-    const Tensor x = spread(in[0]);
-    return std::vector<Tensor>{all_gather(all_reduce(square(x), ReduceOp::Sum) * x)};
-  }, {X});
+  expect_checks("all_reduce sum",
+                [](const std::vector<Tensor>& in) {
+                  const Tensor x = spread(in[0]);
+                  return std::vector<Tensor>{all_gather(all_reduce(square(x), ReduceOp::Sum) * x)};
+                },
+                {X});
 }
 
 TEST(Collective, GradcheckAllReduceMax) {
   REQUIRE_RANKS();
   Generator g(2);
   const Tensor X = test::uniform({2 * world_size(), 3}, -1, 1, g, true);
-  expect_checks("all_reduce max", [](const std::vector<Tensor>& in) {
-    const Tensor x = spread(in[0]);
-    return std::vector<Tensor>{all_gather(all_reduce(square(x), ReduceOp::Max) * x)};
-  }, {X});
+  expect_checks("all_reduce max",
+                [](const std::vector<Tensor>& in) {
+                  const Tensor x = spread(in[0]);
+                  return std::vector<Tensor>{all_gather(all_reduce(square(x), ReduceOp::Max) * x)};
+                },
+                {X});
 }
 
 TEST(Collective, GradcheckSynchronizedBatchNorm) {
@@ -111,10 +114,13 @@ TEST(Collective, GradcheckSynchronizedBatchNorm) {
   Generator g(3);
   const Tensor X = test::uniform({2 * world_size(), 2, 2, 3}, -1, 1, g, true);
   const Tensor w = test::uniform({2}, 0.5, 1.5, g, true), b = test::uniform({2}, -0.5, 0.5, g, true);
-  expect_checks("synchronized batch_norm2d_act", [](const std::vector<Tensor>& in) {
-    const Tensor y = batch_norm2d_act(spread(in[0]), replicate(in[1]), replicate(in[2]), {}, {}, true, 0.2);
-    return std::vector<Tensor>{all_gather(y)};
-  }, {X, w, b});
+  expect_checks("synchronized batch_norm2d_act",
+                [](const std::vector<Tensor>& in) {
+                  const Tensor y =
+                      batch_norm2d_act(spread(in[0]), replicate(in[1]), replicate(in[2]), {}, {}, true, 0.2);
+                  return std::vector<Tensor>{all_gather(y)};
+                },
+                {X, w, b});
 }
 
 // The gradient penalty's path: the per-sample gradient norm of a BatchNorm critic, whose
@@ -125,15 +131,18 @@ TEST(Collective, GradcheckPenaltyThroughSynchronizedBatchNorm) {
   Generator g(4);
   const Tensor X = test::uniform({2 * world_size(), 2, 2, 2}, -1, 1, g);
   const Tensor w = test::uniform({2}, 0.5, 1.5, g, true), b = test::uniform({2}, -0.5, 0.5, g, true);
-  expect_checks("penalty through synchronized batch_norm2d", [](const std::vector<Tensor>& in) {
-    Tensor x = shard(in[0]).detach();
-    x.requires_grad_(true);
-    const Tensor c = sum(softplus(batch_norm2d(x, replicate(in[1]), replicate(in[2]), {}, {}, true)), {1, 2, 3});
-    GradOptions go;
-    go.create_graph = true;
-    const Tensor gx = grad({sum(c)}, {x}, {}, go)[0];
-    return std::vector<Tensor>{all_gather(l2_norm_per_sample(gx))};
-  }, {X, w, b});
+  expect_checks(
+      "penalty through synchronized batch_norm2d",
+      [](const std::vector<Tensor>& in) {
+        Tensor x = shard(in[0]).detach();
+        x.requires_grad_(true);
+        const Tensor c = sum(softplus(batch_norm2d(x, replicate(in[1]), replicate(in[2]), {}, {}, true)), {1, 2, 3});
+        GradOptions go;
+        go.create_graph = true;
+        const Tensor gx = grad({sum(c)}, {x}, {}, go)[0];
+        return std::vector<Tensor>{all_gather(l2_norm_per_sample(gx))};
+      },
+      {X, w, b});
 }
 
 TEST(Collective, SynchronizedBatchNormEqualsOneProcess) {

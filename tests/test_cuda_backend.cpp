@@ -16,7 +16,7 @@
 #include <gtest/gtest-spi.h>
 
 #include "kernels/conv_igemm.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -91,9 +91,9 @@ struct Trial {
 };
 
 struct CallCase {
-  std::string name;                                   // the backend call
-  std::function<std::vector<Trial>(DType)> trials;    // how to make its inputs
-  double tol_f64, tol_f32;                            // relative error allowed (diff()); 0: bit for bit
+  std::string name;                                 // the backend call
+  std::function<std::vector<Trial>(DType)> trials;  // how to make its inputs
+  double tol_f64, tol_f32;                          // relative error allowed (diff()); 0: bit for bit
   double tol(DType t) const { return t == DType::F64 ? tol_f64 : tol_f32; }
 };
 
@@ -155,12 +155,16 @@ Shape pool_out(const kernels::PoolGeom& g) { return {g.n, g.c, g.oh, g.ow}; }
 // with count_include_pad on and off when both_pads; f(g, what, numel) makes one trial.
 template <class F>
 std::vector<Trial> pool_trials(bool adaptive, bool both_pads, F f) {
-  const std::vector<kernels::PoolGeom> geoms = {
-      pool_geom({2, 3, 147, 147}, 3, 3, 2, 2, 0, 0), pool_geom({2, 5, 35, 35}, 3, 3, 1, 1, 1, 1),
-      pool_geom({3, 2, 7, 6}, 2, 3, 2, 1, 1, 1),     pool_geom({1, 1, 1, 1}, 1, 1, 1, 1, 0, 0),
-      pool_geom({2, 3, 8, 8}, 3, 3, 1, 1, 1, 1),     pool_geom({64, 64, 64, 64}, 2, 2, 1, 1, 0, 0),
-      adaptive_geom({2, 3, 5, 7}, 3, 2),             adaptive_geom({2, 4, 8, 8}, 1, 1),
-      adaptive_geom({2, 2, 3, 4}, 5, 7),             adaptive_geom({2, 3, 17, 17}, 5, 5)};
+  const std::vector<kernels::PoolGeom> geoms = {pool_geom({2, 3, 147, 147}, 3, 3, 2, 2, 0, 0),
+                                                pool_geom({2, 5, 35, 35}, 3, 3, 1, 1, 1, 1),
+                                                pool_geom({3, 2, 7, 6}, 2, 3, 2, 1, 1, 1),
+                                                pool_geom({1, 1, 1, 1}, 1, 1, 1, 1, 0, 0),
+                                                pool_geom({2, 3, 8, 8}, 3, 3, 1, 1, 1, 1),
+                                                pool_geom({64, 64, 64, 64}, 2, 2, 1, 1, 0, 0),
+                                                adaptive_geom({2, 3, 5, 7}, 3, 2),
+                                                adaptive_geom({2, 4, 8, 8}, 1, 1),
+                                                adaptive_geom({2, 2, 3, 4}, 5, 7),
+                                                adaptive_geom({2, 3, 17, 17}, 5, 5)};
   std::vector<Trial> out;
   for (kernels::PoolGeom g : geoms) {
     if (g.adaptive && !adaptive) continue;
@@ -180,7 +184,7 @@ template <class Call>
 std::vector<Trial> max_pool_trials(DType t, std::function<Tensors(const kernels::PoolGeom&)> rest, Call call) {
   std::vector<Trial> out;
   for (bool ties : {false, true})
-    for (Trial tr : pool_trials(false, false, [&](const kernels::PoolGeom& g, const std::string& what, int64_t n) {
+    for (Trial tr : pool_trials(false, false, [&](const kernels::PoolGeom&g, const std::string&what, int64_t n) {
            auto make = [t, g, ties, rest] {
              Tensors in{ties ? ties_and_nans(t, pool_in(g)) : rnd(t, pool_in(g), -1, 1, 30)};
              for (const Tensor& x : rest(g)) in.push_back(x);
@@ -199,10 +203,10 @@ struct ResizeCase {
 template <class F>
 std::vector<Trial> resize_trials(F f) {
   std::vector<Trial> out;
-  for (const ResizeCase& r : {ResizeCase{2, 3, 32, 32, 299, 299}, ResizeCase{2, 2, 7, 6, 3, 4},
-                              ResizeCase{2, 2, 5, 5, 9, 9}, ResizeCase{3, 2, 4, 6, 11, 3}, ResizeCase{1, 1, 1, 1, 3, 2},
-                              ResizeCase{2, 2, 3, 4, 3, 4}, ResizeCase{4, 3, 299, 299, 75, 80},
-                              ResizeCase{40, 64, 64, 64, 65, 63}}) {
+  for (const ResizeCase& r :
+       {ResizeCase{2, 3, 32, 32, 299, 299}, ResizeCase{2, 2, 7, 6, 3, 4}, ResizeCase{2, 2, 5, 5, 9, 9},
+        ResizeCase{3, 2, 4, 6, 11, 3}, ResizeCase{1, 1, 1, 1, 3, 2}, ResizeCase{2, 2, 3, 4, 3, 4},
+        ResizeCase{4, 3, 299, 299, 75, 80}, ResizeCase{40, 64, 64, 64, 65, 63}}) {
     kernels::ResizeGeom g;
     g.n = r.n, g.c = r.c, g.h = r.h, g.w = r.w, g.oh = r.oh, g.ow = r.ow;
     const Shape xs{r.n, r.c, r.h, r.w}, ys{r.n, r.c, r.oh, r.ow};
@@ -217,8 +221,7 @@ std::vector<Trial> batch_norm_trials(F f) {
   std::vector<Trial> out;
   for (const Shape& sh : {Shape{32, 256, 8, 8}, Shape{3, 5, 7, 1}, Shape{1, 1, 1, 1}, Shape{64, 3, 32, 32}})
     for (const auto& [act, slope] : {std::pair{false, 0.0}, std::pair{true, 0.0}, std::pair{true, 0.2}})
-      out.push_back(f(sh, act, slope,
-                      shape_str(sh) + " act " + std::to_string(act) + " slope " + std::to_string(slope),
+      out.push_back(f(sh, act, slope, shape_str(sh) + " act " + std::to_string(act) + " slope " + std::to_string(slope),
                       shape_numel(sh)));
   return out;
 }
@@ -242,8 +245,8 @@ Tensors batch_norm_grad_inputs(DType t, const Shape& sh, bool act, double slope,
   return in;
 }
 kernels::BatchNormGrad batch_norm_grad_args(const Tensors& in, const Shape& sh, bool act, double slope) {
-  return {in[0].view(), in[1].view(), in[2].view(), in[3].view(), in[4].view(), in[5].view(), sh[1], sh[2] * sh[3],
-          act, slope};
+  return {in[0].view(), in[1].view(), in[2].view(),  in[3].view(), in[4].view(),
+          in[5].view(), sh[1],        sh[2] * sh[3], act,          slope};
 }
 
 const double* f64_ptr(const Tensor& x) { return static_cast<const double*>(x.view().data); }
@@ -272,16 +275,18 @@ std::vector<Trial> random_trials(DType t, bool normal) {
   std::vector<Trial> out;
   for (int64_t n : {1, 5, 4097, 1000001})
     for (bool with_base : {false, true})
-      out.push_back({"n " + std::to_string(n) + " base " + std::to_string(with_base), n,
-                     [] { return Tensors{scalar(1000.0, DType::F64)}; },
-                     [=](Backend& be, const Tensors& in) {
-                       const Tensor y = full({n}, 7.0, t, in[0].device());
-                       const kernels::PhiloxKey k{normal ? 99u : 1234u, normal ? 5u : 77u,
-                                                  with_base ? f64_ptr(in[0]) : nullptr};
-                       if (normal) be.fill_normal(y.view(), k, 0.5, 2);
-                       else be.fill_uniform(y.view(), k, -1, 3);
-                       return Tensors{y};
-                     }});
+      out.push_back(
+          {"n " + std::to_string(n) + " base " + std::to_string(with_base), n,
+           [] { return Tensors{scalar(1000.0, DType::F64)}; },
+           [=](Backend& be, const Tensors& in) {
+             const Tensor y = full({n}, 7.0, t, in[0].device());
+             const kernels::PhiloxKey k{normal ? 99u : 1234u, normal ? 5u : 77u, with_base ? f64_ptr(in[0]) : nullptr};
+             if (normal)
+               be.fill_normal(y.view(), k, 0.5, 2);
+             else
+               be.fill_uniform(y.view(), k, -1, 3);
+             return Tensors{y};
+           }});
   return out;
 }
 
@@ -293,38 +298,38 @@ Trial adam_trial(DType t) {
   const size_t k = sizes.size();
   constexpr int64_t kSteps = 5;
   auto skew = [](size_t i) -> int64_t { return i == 2 ? 1 : 0; };  // a view one element in: misaligned for vector loads
-  return {std::to_string(k) + " tensors, " + std::to_string(kSteps) + " steps", 100004,
-          [=] {
-            Tensors in;
-            for (size_t i = 0; i < k; ++i) in.push_back(rnd(t, {sizes[i] + skew(i)}, -1, 1, 23 + i));
-            for (int64_t step = 1; step <= kSteps; ++step)
-              for (size_t i = 0; i < k; ++i) in.push_back(rnd(t, {sizes[i]}, -1, 1, 100 + uint64_t(step) * 64 + i));
-            return in;
-          },
-          [=](Backend& be, const Tensors& in) {
-            const Device d = in[0].device();
-            Tensors p, m, v;
-            for (size_t i = 0; i < k; ++i) {
-              p.push_back(slice(clone(in[i]), 0, skew(i), sizes[i] + skew(i)));
-              m.push_back(zeros({sizes[i]}, t, d)), v.push_back(zeros({sizes[i]}, t, d));
-            }
-            std::vector<double> steps(k);
-            for (int64_t step = 1; step <= kSteps; ++step) {
-              for (size_t i = 0; i < k; ++i) steps[i] = double(step + int64_t(i % 3));  // per-tensor step counts
-              const Tensor st = from_vector(steps, {int64_t(k)}, DType::F64).to(d);
-              const Tensor lr = scalar(2e-4 * double(step), DType::F64).to(d);
-              std::vector<kernels::AdamTensor> ts;
-              for (size_t i = 0; i < k; ++i)
-                ts.push_back({p[i].view().data, in[k * size_t(step) + i].view().data, m[i].view().data,
-                              v[i].view().data, sizes[i], f64_ptr(st) + i});
-              be.adam_step(t, ts.data(), int(k),
-                           kernels::AdamHyper{0.5, 0.999, 1e-8, step == 3 ? 0.01 : 0.0, f64_ptr(lr)});
-            }
-            Tensors outs = p;
-            outs.insert(outs.end(), m.begin(), m.end());
-            outs.insert(outs.end(), v.begin(), v.end());
-            return outs;
-          }};
+  return {
+      std::to_string(k) + " tensors, " + std::to_string(kSteps) + " steps", 100004,
+      [=] {
+        Tensors in;
+        for (size_t i = 0; i < k; ++i) in.push_back(rnd(t, {sizes[i] + skew(i)}, -1, 1, 23 + i));
+        for (int64_t step = 1; step <= kSteps; ++step)
+          for (size_t i = 0; i < k; ++i) in.push_back(rnd(t, {sizes[i]}, -1, 1, 100 + uint64_t(step) * 64 + i));
+        return in;
+      },
+      [=](Backend& be, const Tensors& in) {
+        const Device d = in[0].device();
+        Tensors p, m, v;
+        for (size_t i = 0; i < k; ++i) {
+          p.push_back(slice(clone(in[i]), 0, skew(i), sizes[i] + skew(i)));
+          m.push_back(zeros({sizes[i]}, t, d)), v.push_back(zeros({sizes[i]}, t, d));
+        }
+        std::vector<double> steps(k);
+        for (int64_t step = 1; step <= kSteps; ++step) {
+          for (size_t i = 0; i < k; ++i) steps[i] = double(step + int64_t(i % 3));  // per-tensor step counts
+          const Tensor st = from_vector(steps, {int64_t(k)}, DType::F64).to(d);
+          const Tensor lr = scalar(2e-4 * double(step), DType::F64).to(d);
+          std::vector<kernels::AdamTensor> ts;
+          for (size_t i = 0; i < k; ++i)
+            ts.push_back({p[i].view().data, in[k * size_t(step) + i].view().data, m[i].view().data, v[i].view().data,
+                          sizes[i], f64_ptr(st) + i});
+          be.adam_step(t, ts.data(), int(k), kernels::AdamHyper{0.5, 0.999, 1e-8, step == 3 ? 0.01 : 0.0, f64_ptr(lr)});
+        }
+        Tensors outs = p;
+        outs.insert(outs.end(), m.begin(), m.end());
+        outs.insert(outs.end(), v.begin(), v.end());
+        return outs;
+      }};
 }
 
 // clang-format off (a hand-aligned table)
@@ -334,15 +339,15 @@ std::vector<CallCase> calls() {
       {"unary",
        [](T t) {
          const std::vector<std::tuple<UnaryOp, double, double>> ops = {
-             {UnaryOp::Neg, 0, 0},          {UnaryOp::Exp, 0, 0},          {UnaryOp::Log, 0, 0},
-             {UnaryOp::Abs, 0, 0},          {UnaryOp::Sign, 0, 0},         {UnaryOp::Sqrt, 0, 0},
-             {UnaryOp::Reciprocal, 0, 0},   {UnaryOp::Square, 0, 0},       {UnaryOp::PowScalar, 3, 0},
-             {UnaryOp::PowScalar, -1.5, 0}, {UnaryOp::AddScalar, 0.5, 0},  {UnaryOp::MulScalar, -3, 0},
-             {UnaryOp::RSubScalar, 2, 0},   {UnaryOp::Clamp, -0.5, 0.7},   {UnaryOp::Relu, 0, 0},
-             {UnaryOp::LeakyRelu, 0.2, 0},  {UnaryOp::Tanh, 0, 0},         {UnaryOp::Sigmoid, 0, 0},
-             {UnaryOp::Softplus, 0, 0},     {UnaryOp::LogSigmoid, 0, 0},   {UnaryOp::GtScalar, 0.1, 0},
-             {UnaryOp::GeScalar, 0.1, 0},   {UnaryOp::LtScalar, 0.1, 0},   {UnaryOp::LeScalar, 0.1, 0},
-             {UnaryOp::EqScalar, 0, 0},     {UnaryOp::InRange, -1, 1},     {UnaryOp::LeakyMask, 0.2, 0},
+             {UnaryOp::Neg, 0, 0},          {UnaryOp::Exp, 0, 0},         {UnaryOp::Log, 0, 0},
+             {UnaryOp::Abs, 0, 0},          {UnaryOp::Sign, 0, 0},        {UnaryOp::Sqrt, 0, 0},
+             {UnaryOp::Reciprocal, 0, 0},   {UnaryOp::Square, 0, 0},      {UnaryOp::PowScalar, 3, 0},
+             {UnaryOp::PowScalar, -1.5, 0}, {UnaryOp::AddScalar, 0.5, 0}, {UnaryOp::MulScalar, -3, 0},
+             {UnaryOp::RSubScalar, 2, 0},   {UnaryOp::Clamp, -0.5, 0.7},  {UnaryOp::Relu, 0, 0},
+             {UnaryOp::LeakyRelu, 0.2, 0},  {UnaryOp::Tanh, 0, 0},        {UnaryOp::Sigmoid, 0, 0},
+             {UnaryOp::Softplus, 0, 0},     {UnaryOp::LogSigmoid, 0, 0},  {UnaryOp::GtScalar, 0.1, 0},
+             {UnaryOp::GeScalar, 0.1, 0},   {UnaryOp::LtScalar, 0.1, 0},  {UnaryOp::LeScalar, 0.1, 0},
+             {UnaryOp::EqScalar, 0, 0},     {UnaryOp::InRange, -1, 1},    {UnaryOp::LeakyMask, 0.2, 0},
          };
          std::vector<Trial> out;
          for (int64_t n : {0, 1, 257, 1000003})
@@ -377,18 +382,23 @@ std::vector<CallCase> calls() {
                                                 {{3, 4, 5, 6}, {3, 1, 5, 1}, {4, 1, 6}},
                                                 {{64, 128, 8, 8}, {64, 128, 8, 8}, {128, 1, 1}},
                                                 {{1 << 20}, {1 << 20}, {1}}})
-           for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Maximum,
-                               BinaryOp::Minimum, BinaryOp::Gt, BinaryOp::Ge, BinaryOp::Lt, BinaryOp::Le, BinaryOp::Eq,
-                               BinaryOp::Ne})
+           for (BinaryOp op :
+                {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Maximum, BinaryOp::Minimum,
+                 BinaryOp::Gt, BinaryOp::Ge, BinaryOp::Lt, BinaryOp::Le, BinaryOp::Eq, BinaryOp::Ne})
              trials.push_back({"op " + std::to_string(int(op)) + " out " + shape_str(c.out), shape_numel(c.out),
-                               [t, c] { return Tensors{rnd(t, c.a, -2, 2, 3), rnd(t, c.b, 0.1, 2, 4)}; },
+                               [t, c] {
+                                 return Tensors{rnd(t, c.a, -2, 2, 3), rnd(t, c.b, 0.1, 2, 4)};
+                               },
                                [op, c](Backend& be, const Tensors& in) {
                                  const Tensor y = output(in[0], c.out);
                                  be.binary(op, in[0].expand(c.out).view(), in[1].expand(c.out).view(), y.view());
                                  return Tensors{y};
                                }});
          // A transposed operand (non-contiguous, not merely broadcast).
-         trials.push_back({"a - b^T", 54, [t] { return Tensors{rnd(t, {6, 9}, -1, 1, 5), rnd(t, {9, 6}, -1, 1, 6)}; },
+         trials.push_back({"a - b^T", 54,
+                           [t] {
+                             return Tensors{rnd(t, {6, 9}, -1, 1, 5), rnd(t, {9, 6}, -1, 1, 6)};
+                           },
                            [](Backend& be, const Tensors& in) {
                              const Tensor y = output(in[0], {6, 9});
                              be.binary(BinaryOp::Sub, in[0].view(), in[1].t().view(), y.view());
@@ -402,7 +412,9 @@ std::vector<CallCase> calls() {
          const Shape s{5, 7, 3};
          return std::vector<Trial>{
              {"[5, 7, 3], b broadcast", 105,
-              [t, s] { return Tensors{gt(rnd(t, s, -1, 1, 7), 0.0), rnd(t, s, -1, 1, 8), rnd(t, {3}, -1, 1, 9)}; },
+              [t, s] {
+                return Tensors{gt(rnd(t, s, -1, 1, 7), 0.0), rnd(t, s, -1, 1, 8), rnd(t, {3}, -1, 1, 9)};
+              },
               [s](Backend& be, const Tensors& in) {
                 const Tensor y = output(in[1], s);
                 be.where(in[0].view(), in[1].view(), in[2].expand(s).view(), y.view());
@@ -416,7 +428,9 @@ std::vector<CallCase> calls() {
          std::vector<Trial> out;
          for (DType to : {DType::F32, DType::F64})
            out.push_back({std::string("to ") + kernels::dtype_name(to), 120,
-                          [t] { return Tensors{rnd(t, {4, 6, 5}, -1, 1, 10)}; },
+                          [t] {
+                            return Tensors{rnd(t, {4, 6, 5}, -1, 1, 10)};
+                          },
                           [to](Backend& be, const Tensors& in) {
                             const Tensor dst = zeros({5, 4, 12}, to, in[0].device());
                             be.copy(permute(in[0], {2, 0, 1}).view(), slice(dst, 2, 0, 12, 2).view());
@@ -427,7 +441,10 @@ std::vector<CallCase> calls() {
        0, 0},
       {"fill",
        [](T t) {
-         return std::vector<Trial>{{"every third column of [6, 8]", 48, [t] { return Tensors{zeros({6, 8}, t)}; },
+         return std::vector<Trial>{{"every third column of [6, 8]", 48,
+                                    [t] {
+                                      return Tensors{zeros({6, 8}, t)};
+                                    },
                                     [](Backend& be, const Tensors& in) {
                                       const Tensor f = clone(in[0]);
                                       be.fill(slice(f, 1, 1, 8, 3).view(), 2.5);
@@ -453,17 +470,17 @@ std::vector<CallCase> calls() {
       {"channel_affine",
        [](T t) {
          return batch_norm_trials([t](const Shape& sh, bool act, double slope, const std::string& what, int64_t n) {
-           return Trial{what, n,
-                        [t, sh] {
-                          return Tensors{rnd(t, sh, -2, 2, 5) + 3.0, rnd(t, {sh[1]}, -1, 1, 6),
-                                         rnd(t, {sh[1]}, -1, 1, 7)};
-                        },
-                        [sh, act, slope](Backend& be, const Tensors& in) {
-                          const Tensor y = output(in[0], sh);
-                          be.channel_affine(in[0].view(), in[1].view(), in[2].view(), sh[1], sh[2] * sh[3], act, slope,
-                                            y.view());
-                          return Tensors{y};
-                        }};
+           return Trial{
+               what, n,
+               [t, sh] {
+                 return Tensors{rnd(t, sh, -2, 2, 5) + 3.0, rnd(t, {sh[1]}, -1, 1, 6), rnd(t, {sh[1]}, -1, 1, 7)};
+               },
+               [sh, act, slope](Backend& be, const Tensors& in) {
+                 const Tensor y = output(in[0], sh);
+                 be.channel_affine(in[0].view(), in[1].view(), in[2].view(), sh[1], sh[2] * sh[3], act, slope,
+                                   y.view());
+                 return Tensors{y};
+               }};
          });
        },
        0, 0},
@@ -524,7 +541,10 @@ std::vector<CallCase> calls() {
        [](T t) {
          std::vector<Trial> out;
          for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Max})
-           out.push_back({"op " + std::to_string(int(op)) + " [5, 7]", 35, [t] { return Tensors{rnd(t, {5, 7}, -3, 3, 12)}; },
+           out.push_back({"op " + std::to_string(int(op)) + " [5, 7]", 35,
+                          [t] {
+                            return Tensors{rnd(t, {5, 7}, -3, 3, 12)};
+                          },
                           [op](Backend& be, const Tensors& in) {
                             const Tensor y = clone(in[0]);
                             be.all_reduce(op, y.view());
@@ -551,8 +571,12 @@ std::vector<CallCase> calls() {
                           }});
          };
          for (const auto& [n, d] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {32, 3072}, {64, 12288}, {2, 300001}})
-           for (const auto& [op, p] : {std::pair{RowOp::L1, 0.0}, {RowOp::L2, 0.0}, {RowOp::LInf, 0.0},
-                                       {RowOp::SmoothMax, 1.0}, {RowOp::SmoothMax, 20.0}, {RowOp::LogSumExp, 0.0}})
+           for (const auto& [op, p] : {std::pair{RowOp::L1, 0.0},
+                                       {RowOp::L2, 0.0},
+                                       {RowOp::LInf, 0.0},
+                                       {RowOp::SmoothMax, 1.0},
+                                       {RowOp::SmoothMax, 20.0},
+                                       {RowOp::LogSumExp, 0.0}})
              add(op, p, n, d, 2);
          add(RowOp::LInf, 0, 4, 999, 0.999);  // the L-inf norm of a row holding a NaN
          return out;
@@ -563,8 +587,11 @@ std::vector<CallCase> calls() {
          std::vector<Trial> out;
          for (bool ta : {false, true})
            for (bool tb : {false, true})
-             for (const auto& [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 5, 3}, {129, 65, 257},
-                                           {64, 8192, 48}, {3, 4, 0}}) {
+             for (const auto& [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                                           {7, 5, 3},
+                                           {129, 65, 257},
+                                           {64, 8192, 48},
+                                           {3, 4, 0}}) {
                const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
                out.push_back({"ta " + std::to_string(ta) + " tb " + std::to_string(tb) + " m " + std::to_string(m) +
                                   " n " + std::to_string(n) + " k " + std::to_string(k),
@@ -589,22 +616,21 @@ std::vector<CallCase> calls() {
        [](T t) {
          std::vector<Trial> out;
          for (bool epilogue : {false, true})
-           for (Trial tr : conv_trials([=](const kernels::ConvGeom& g, const std::string& what, int64_t n) {
-                  return Trial{what + (epilogue ? " + bias, LeakyReLU" : ""), n,
-                               [=] {
-                                 Tensors in{rnd(t, {g.n, g.c, g.h, g.w}, -1, 1, 20),
-                                            rnd(t, {g.o, g.c, g.kh, g.kw}, -1, 1, 21)};
-                                 if (epilogue) in.push_back(rnd(t, {g.o}, -1, 1, 23));
-                                 return in;
-                               },
-                               [=](Backend& be, const Tensors& in) {
-                                 const Tensor y = output(in[0], {g.n, g.o, g.oh, g.ow});
-                                 kernels::ConvEpilogue ep;
-                                 if (epilogue)
-                                   ep.bias = in[2].view().data, ep.act = kernels::Act::Leaky, ep.slope = 0.2;
-                                 be.conv2d(g, in[0].view(), in[1].view(), y.view(), ep);
-                                 return Tensors{y};
-                               }};
+           for (Trial tr : conv_trials([=](const kernels::ConvGeom&g, const std::string&what, int64_t n) {
+                  return Trial{
+                      what + (epilogue ? " + bias, LeakyReLU" : ""), n,
+                      [=] {
+                        Tensors in{rnd(t, {g.n, g.c, g.h, g.w}, -1, 1, 20), rnd(t, {g.o, g.c, g.kh, g.kw}, -1, 1, 21)};
+                        if (epilogue) in.push_back(rnd(t, {g.o}, -1, 1, 23));
+                        return in;
+                      },
+                      [=](Backend& be, const Tensors& in) {
+                        const Tensor y = output(in[0], {g.n, g.o, g.oh, g.ow});
+                        kernels::ConvEpilogue ep;
+                        if (epilogue) ep.bias = in[2].view().data, ep.act = kernels::Act::Leaky, ep.slope = 0.2;
+                        be.conv2d(g, in[0].view(), in[1].view(), y.view(), ep);
+                        return Tensors{y};
+                      }};
                 }))
              out.push_back(tr);
          return out;
@@ -614,8 +640,7 @@ std::vector<CallCase> calls() {
        [](T t) {
          return conv_trials([=](const kernels::ConvGeom& g, const std::string& what, int64_t n) {
            return map_trial(t, what, n, {{{g.n, g.o, g.oh, g.ow}, 22}, {{g.o, g.c, g.kh, g.kw}, 21}},
-                            {g.n, g.c, g.h, g.w},
-                            [g](Backend& be, const Tensors& in, const View& gx) {
+                            {g.n, g.c, g.h, g.w}, [g](Backend& be, const Tensors& in, const View& gx) {
                               be.conv2d_input_grad(g, in[0].view(), in[1].view(), gx);
                             });
          });
@@ -625,8 +650,7 @@ std::vector<CallCase> calls() {
        [](T t) {
          return conv_trials([=](const kernels::ConvGeom& g, const std::string& what, int64_t n) {
            return map_trial(t, what, n, {{{g.n, g.c, g.h, g.w}, 20}, {{g.n, g.o, g.oh, g.ow}, 22}},
-                            {g.o, g.c, g.kh, g.kw},
-                            [g](Backend& be, const Tensors& in, const View& gw) {
+                            {g.o, g.c, g.kh, g.kw}, [g](Backend& be, const Tensors& in, const View& gw) {
                               be.conv2d_weight_grad(g, in[0].view(), in[1].view(), gw);
                             });
          });
@@ -635,32 +659,35 @@ std::vector<CallCase> calls() {
       // Max pooling on distinct values and on ties with NaNs (the argmax rule: first maximum, a NaN wins).
       {"max_pool2d",
        [](T t) {
-         return max_pool_trials(t, [](const kernels::PoolGeom&) { return Tensors{}; },
-                                [](Backend& be, const kernels::PoolGeom& g, const Tensors& in) {
-                                  const Tensor y = output(in[0], pool_out(g));
-                                  be.max_pool2d(g, in[0].view(), y.view());
-                                  return Tensors{y};
-                                });
+         return max_pool_trials(
+             t, [](const kernels::PoolGeom&) { return Tensors{}; },
+             [](Backend& be, const kernels::PoolGeom& g, const Tensors& in) {
+               const Tensor y = output(in[0], pool_out(g));
+               be.max_pool2d(g, in[0].view(), y.view());
+               return Tensors{y};
+             });
        },
        0, 0},
       {"max_pool2d_gather",
        [](T t) {
-         return max_pool_trials(t, [t](const kernels::PoolGeom& g) { return Tensors{rnd(t, pool_in(g), -1, 1, 32)}; },
-                                [](Backend& be, const kernels::PoolGeom& g, const Tensors& in) {
-                                  const Tensor y = output(in[0], pool_out(g));
-                                  be.max_pool2d_gather(g, in[0].view(), in[1].view(), y.view());
-                                  return Tensors{y};
-                                });
+         return max_pool_trials(
+             t, [t](const kernels::PoolGeom& g) { return Tensors{rnd(t, pool_in(g), -1, 1, 32)}; },
+             [](Backend& be, const kernels::PoolGeom& g, const Tensors& in) {
+               const Tensor y = output(in[0], pool_out(g));
+               be.max_pool2d_gather(g, in[0].view(), in[1].view(), y.view());
+               return Tensors{y};
+             });
        },
        0, 0},
       {"max_pool2d_scatter",
        [](T t) {
-         return max_pool_trials(t, [t](const kernels::PoolGeom& g) { return Tensors{rnd(t, pool_out(g), -1, 1, 31)}; },
-                                [](Backend& be, const kernels::PoolGeom& g, const Tensors& in) {
-                                  const Tensor gx = output(in[0], pool_in(g));
-                                  be.max_pool2d_scatter(g, in[0].view(), in[1].view(), gx.view());
-                                  return Tensors{gx};
-                                });
+         return max_pool_trials(
+             t, [t](const kernels::PoolGeom& g) { return Tensors{rnd(t, pool_out(g), -1, 1, 31)}; },
+             [](Backend& be, const kernels::PoolGeom& g, const Tensors& in) {
+               const Tensor gx = output(in[0], pool_in(g));
+               be.max_pool2d_scatter(g, in[0].view(), in[1].view(), gx.view());
+               return Tensors{gx};
+             });
        },
        kF64, kF32},
       {"avg_pool2d",
@@ -674,33 +701,30 @@ std::vector<CallCase> calls() {
       {"avg_pool2d_adjoint",
        [](T t) {
          return pool_trials(true, true, [t](const kernels::PoolGeom& g, const std::string& what, int64_t n) {
-           return map_trial(t, what, n, {{pool_out(g), 31}}, pool_in(g),
-                            [g](Backend& be, const Tensors& in, const View& gx) {
-                              be.avg_pool2d_adjoint(g, in[0].view(), gx);
-                            });
+           return map_trial(
+               t, what, n, {{pool_out(g), 31}}, pool_in(g),
+               [g](Backend& be, const Tensors& in, const View& gx) { be.avg_pool2d_adjoint(g, in[0].view(), gx); });
          });
        },
        kF64, kF32},
       {"resize_bilinear",
        [](T t) {
-         return resize_trials([t](const kernels::ResizeGeom& g, const Shape& xs, const Shape& ys,
-                                  const std::string& what, int64_t n) {
-           return map_trial(t, what, n, {{xs, 35}}, ys,
-                            [g](Backend& be, const Tensors& in, const View& y) {
-                              be.resize_bilinear(g, in[0].view(), y);
-                            });
-         });
+         return resize_trials(
+             [t](const kernels::ResizeGeom& g, const Shape& xs, const Shape& ys, const std::string& what, int64_t n) {
+               return map_trial(t, what, n, {{xs, 35}}, ys, [g](Backend& be, const Tensors& in, const View& y) {
+                 be.resize_bilinear(g, in[0].view(), y);
+               });
+             });
        },
        kF64, kF32},
       {"resize_bilinear_adjoint",
        [](T t) {
-         return resize_trials([t](const kernels::ResizeGeom& g, const Shape& xs, const Shape& ys,
-                                  const std::string& what, int64_t n) {
-           return map_trial(t, what, n, {{ys, 36}}, xs,
-                            [g](Backend& be, const Tensors& in, const View& gx) {
-                              be.resize_bilinear_adjoint(g, in[0].view(), gx);
-                            });
-         });
+         return resize_trials(
+             [t](const kernels::ResizeGeom& g, const Shape& xs, const Shape& ys, const std::string& what, int64_t n) {
+               return map_trial(t, what, n, {{ys, 36}}, xs, [g](Backend& be, const Tensors& in, const View& gx) {
+                 be.resize_bilinear_adjoint(g, in[0].view(), gx);
+               });
+             });
        },
        kF64, kF32},
       // Random fills equal the CPU's stream: plain keys, and keys whose start is read from memory
@@ -713,7 +737,9 @@ std::vector<CallCase> calls() {
          std::vector<Trial> out;
          for (const Shape& sh : {Shape{32, 3, 32, 32}, Shape{5, 7}, Shape{1, 1}, Shape{64, 1, 32, 32}})
            out.push_back({shape_str(sh), shape_numel(sh),
-                          [=] { return Tensors{rnd(t, sh, -1, 1, 3), rnd(t, sh, -1, 1, 4), scalar(77.0, DType::F64)}; },
+                          [=] {
+                            return Tensors{rnd(t, sh, -1, 1, 3), rnd(t, sh, -1, 1, 4), scalar(77.0, DType::F64)};
+                          },
                           [=](Backend& be, const Tensors& in) {
                             const Tensor u = output(in[0], {sh[0]}), y = output(in[0], sh);
                             be.interpolate(in[0].view(), in[1].view(), kernels::PhiloxKey{5, 3, f64_ptr(in[2])},
@@ -750,8 +776,10 @@ int check_call(const CallCase& c, DType t, Device d, double tol = -1,
       const double e = diff(got[k], want[k]);
       const std::string at = c.name + " " + kernels::dtype_name(t) + " " + tr.what +
                              (want.size() > 1 ? ", output " + std::to_string(k) : "");
-      if (tol == 0) EXPECT_EQ(e, 0.0) << at << " is not bit for bit the CPU's";
-      else EXPECT_LT(e, tol) << at;
+      if (tol == 0)
+        EXPECT_EQ(e, 0.0) << at << " is not bit for bit the CPU's";
+      else
+        EXPECT_LT(e, tol) << at;
     }
   }
   return ran;
@@ -853,8 +881,10 @@ TEST(ImplicitGemm, IndexMapsEqualTheCpuConvolutions) {
 TEST(ImplicitGemm, CudaEqualsTheCpuAtTf32Precision) {
   MMGAN_REQUIRE_CUDA();
   for (const char* policy : {"igemm", ""}) {
-    if (*policy) setenv("MMGAN_CONV", policy, 1);
-    else unsetenv("MMGAN_CONV");
+    if (*policy)
+      setenv("MMGAN_CONV", policy, 1);
+    else
+      unsetenv("MMGAN_CONV");
     for (const CallCase& c : calls())
       if (c.name.starts_with("conv2d")) {
         SCOPED_TRACE(*policy ? policy : "dispatch");
@@ -904,8 +934,8 @@ TEST(PoolGeometry, GatherRangesHoldEveryReader) {
           const auto tf = kernels::linear_tap<float>(i, in, out);
           const auto td = kernels::linear_tap<double>(i, in, out);
           if (tf.i0 == y || tf.i1 == y || td.i0 == y || td.i1 == y) {
-            EXPECT_TRUE(first <= i && i < last) << "resize " << in << " -> " << out << ": output " << i
-                                                << " reads " << y << " outside [" << first << ", " << last << ")";
+            EXPECT_TRUE(first <= i && i < last) << "resize " << in << " -> " << out << ": output " << i << " reads "
+                                                << y << " outside [" << first << ", " << last << ")";
           }
         }
       }

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "data/data.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -142,8 +142,8 @@ TEST(Data, ResizeMatchesPillow) {
   for (int y = 0; y < 9; ++y)
     for (int x = 0; x < 13; ++x) p[size_t(y * 13 + x)] = uint8_t((37 * x + 11 * y + 7 * x * y) % 256);
   EXPECT_EQ(resize_bilinear(p, 1, 9, 13, 4, 5),
-            (std::vector<uint8_t>{55, 145, 114, 112, 140, 92, 134, 122, 140, 137, 122, 121, 141, 117, 134, 133, 139,
-                                  140, 149, 165}));
+            (std::vector<uint8_t>{55,  145, 114, 112, 140, 92,  134, 122, 140, 137,
+                                  122, 121, 141, 117, 134, 133, 139, 140, 149, 165}));
   const std::vector<uint8_t> up = resize_bilinear(p, 1, 9, 13, 11, 17);
   const std::vector<uint8_t> row0{0, 24, 52, 81, 109, 137, 165, 194, 222, 55, 23, 51, 79, 107, 136, 164, 188};
   const std::vector<uint8_t> row10{88, 148, 114, 34, 106, 177, 127, 63, 134, 205, 141, 91, 162, 234, 154, 120, 180};
@@ -168,8 +168,8 @@ fs::path cifar_sample() {
   }
   return {};
 }
-#define REQUIRE_CIFAR_SAMPLE()                                                                  \
-  const fs::path sample = cifar_sample();                                                       \
+#define REQUIRE_CIFAR_SAMPLE()            \
+  const fs::path sample = cifar_sample(); \
   if (sample.empty()) GTEST_SKIP() << "shared/data/cifar10-sample/data_batch_1_first474.bin is missing"
 
 TEST(Data, Cifar10SampleMatchesRawRecords) {
@@ -487,7 +487,8 @@ TEST(Data, ImageFolderErrors) {
   testing::internal::GetCapturedStderr();
   EXPECT_NE(e.find("none of its 1 images could be read"), std::string::npos) << e;
   EXPECT_NE(test::error_of([&] { load_image_folder(dir.string(), 8, 2); }).find("n_colors"), std::string::npos);
-  EXPECT_NE(test::error_of([&] { load_image_folder(dir.string(), 8, 3, 0, "ignore"); }).find("on_bad"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { load_image_folder(dir.string(), 8, 3, 0, "ignore"); }).find("on_bad"),
+            std::string::npos);
   fs::remove_all(dir);
 }
 
@@ -648,7 +649,12 @@ TEST(Data, PrefetcherRethrowsWorkerErrors) {
   EXPECT_NE(e.find("data set 'broken'"), std::string::npos) << e;
   EXPECT_EQ(p.position(), 0u);  // the failed batch is not consumed
   EXPECT_NE(test::error_of([&] { p.next(); }), "<no error>");
-  EXPECT_NE(test::error_of([] { Dataset d; d.count = 3; Prefetcher(d, 4, 0); }).find("batch size 4"), std::string::npos);
+  EXPECT_NE(test::error_of([] {
+              Dataset d;
+              d.count = 3;
+              Prefetcher(d, 4, 0);
+            }).find("batch size 4"),
+            std::string::npos);
 }
 
 // A real JPEG (stb_image_write) with one more Huffman table after its SOI marker: table class 1,
@@ -681,7 +687,8 @@ TEST(Data, JpegHuffmanTablesAreCheckedBeforeStb) {
   std::vector<uint8_t> too_many(16, 0);
   too_many[15] = 255, too_many[14] = 45;  // 300 codes whose lengths fit: stb accepted them
   const std::string e = test::error_of([&] { decode_image(jpeg_with_dht(too_many), "many.jpg", 8); });
-  EXPECT_NE(e.find("'many.jpg': JPEG Huffman table at byte 6 has 300 codes, more than the 256"), std::string::npos) << e;
+  EXPECT_NE(e.find("'many.jpg': JPEG Huffman table at byte 6 has 300 codes, more than the 256"), std::string::npos)
+      << e;
 
   std::vector<uint8_t> overfull(16, 0);
   overfull[0] = 3;  // 3 codes of length 1
@@ -703,8 +710,10 @@ TEST(Data, ImagesWithFarMorePixelsThanBytesAreRefused) {
   const uint32_t rows = 8257544;
   std::memcpy(&bmp[22], &rows, 4);  // BITMAPINFOHEADER height, little-endian
   const std::string e = test::error_of([&] { decode_image(bmp, "tall.bmp", 4); });
-  EXPECT_NE(e.find("'tall.bmp': 12x8257544 pixels in " + std::to_string(bmp.size()) + " bytes, more than 16384 pixels per byte"),
-            std::string::npos) << e;
+  EXPECT_NE(e.find("'tall.bmp': 12x8257544 pixels in " + std::to_string(bmp.size()) +
+                   " bytes, more than 16384 pixels per byte"),
+            std::string::npos)
+      << e;
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 // reduction and the augmented Lagrangian, and the pairwise (Rp-MVUE) loss with the softmax
 // reduction. A 2-rank run resumed in one process, and a one-process run resumed on 3 ranks, equal
 // the 2-rank run continued; replayed iterations (--graph on) equal eager ones bit for bit; a bad batch
-// size is refused before anything starts; a NaN ends every rank naming the rank; a rank killed with SIGKILL ends the job within 10 s.
+// size is refused before anything starts; a NaN ends every rank naming the rank; a rank killed with SIGKILL ends the
+// job within 10 s.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@
 #include <fstream>
 #include <thread>
 
-#include "cli_util.h"
+#include "tests/cli_util.h"
 
 namespace mmgan {
 namespace {
@@ -28,7 +29,8 @@ std::string mpirun(int np) {
 std::string dp_flags(const fs::path& out, const std::string& name) {
   return " train --dataset cifar10 --input_folder " + cifar_path() +
          " --image_size 16 --z_size 16 --G_h_size 8 --D_h_size 8 --batch_size 6 --n_samples 4 --dtype float64"
-         " --log_every 1 --print_every 100 --save_every 100 --output_folder " + out.string() + " --run_name " + name;
+         " --log_every 1 --print_every 100 --save_every 100 --output_folder " +
+         out.string() + " --run_name " + name;
 }
 
 // Runs `mmgan <args>` under np ranks (np 0: without mpirun) and returns its checkpoint.
@@ -107,17 +109,20 @@ TEST(DataParallel, ResumesWithAnyNumberOfRanks) {
   REQUIRE_CIFAR();
   const fs::path dir = test::temp_dir("dp-resume");
   const std::string flags = kSettings[1].flags;
-  const SafeTensors cont = train(2, dp_flags(dir, "cont") + flags + " --n_iter 5", dir / "cont-0/checkpoint.safetensors");
+  const SafeTensors cont =
+      train(2, dp_flags(dir, "cont") + flags + " --n_iter 5", dir / "cont-0/checkpoint.safetensors");
   train(2, dp_flags(dir, "part") + flags + " --n_iter 3", dir / "part-0/checkpoint.safetensors");
-  const test::CommandResult r = test::run_command("OMP_NUM_THREADS=1 " + std::string(MMGAN_BINARY) + " train --resume " +
-                                                  (dir / "part-0").string() + " --resume_n_iter 5");
+  const test::CommandResult r =
+      test::run_command("OMP_NUM_THREADS=1 " + std::string(MMGAN_BINARY) + " train --resume " +
+                        (dir / "part-0").string() + " --resume_n_iter 5");
   ASSERT_EQ(r.code, 0) << r.out;
   expect_equal(load_safetensors((dir / "part-0/checkpoint.safetensors").string()), cont, 1e-12,
                "2 ranks to 3, then 1 process to 5, against 2 ranks to 5");
   // And the other way: one process to 3, then 3 ranks to 5 (rank 0 sends the checkpoint to the others).
   train(0, dp_flags(dir, "solo") + flags + " --n_iter 3", dir / "solo-0/checkpoint.safetensors");
-  const test::CommandResult r3 = test::run_command("OMP_NUM_THREADS=1 " + mpirun(3) + MMGAN_BINARY + " train --resume " +
-                                                   (dir / "solo-0").string() + " --resume_n_iter 5");
+  const test::CommandResult r3 =
+      test::run_command("OMP_NUM_THREADS=1 " + mpirun(3) + MMGAN_BINARY + " train --resume " +
+                        (dir / "solo-0").string() + " --resume_n_iter 5");
   ASSERT_EQ(r3.code, 0) << r3.out;
   expect_equal(load_safetensors((dir / "solo-0/checkpoint.safetensors").string()), cont, 1e-12,
                "1 process to 3, then 3 ranks to 5, against 2 ranks to 5");
@@ -140,8 +145,8 @@ TEST(DataParallel, ADivergedRunEndsEveryRank) {
   const fs::path dir = test::temp_dir("dp-nan");
   std::string args = dp_flags(dir, "nan");
   args.replace(args.find("float64"), 7, "float32");  // float32 overflows at once
-  const test::CommandResult r =
-      test::run_command("OMP_NUM_THREADS=1 " + mpirun(2) + MMGAN_BINARY + args + " --n_iter 20 --lr_D 1e30 --lr_G 1e30");
+  const test::CommandResult r = test::run_command("OMP_NUM_THREADS=1 " + mpirun(2) + MMGAN_BINARY + args +
+                                                  " --n_iter 20 --lr_D 1e30 --lr_G 1e30");
   EXPECT_EQ(r.code, 3) << r.out;
   EXPECT_NE(r.out.find("of 2: iteration 0: the G loss is NaN"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("aborting every rank"), std::string::npos) << r.out;

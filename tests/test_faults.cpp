@@ -12,7 +12,7 @@
 #include <random>
 #include <thread>
 
-#include "cli_util.h"
+#include "tests/cli_util.h"
 #include "trainer/metrics_log.h"
 
 namespace mmgan {
@@ -84,12 +84,12 @@ TEST(Faults, ResumeKeepsTheCheckpointsConfiguration) {
   EXPECT_EQ(read_ckpt(dir).metadata.at("iteration"), "4");
   // An edited config.json is refused, naming the key; so are unknown keys.
   const std::string good = slurp(dir / "config.json");
-  for (const auto& [from, to, needle] :
-       std::vector<std::tuple<std::string, std::string, std::string>>{{"\"loss_D\": 3", "\"loss_D\": 1", "'loss_D' differs"},
-                                                                      {"\"dtype\": \"float32\"", "\"dtype\": \"float64\"", "'dtype' differs"},
-                                                                      {"\"lr_D\": 0.0002", "\"lr_D\": 0.5", "'lr_D' differs"},
-                                                                      {"\"seed\": 1", "\"seed\": 1, \"sede\": 2", "unknown configuration field 'sede'"},
-                                                                      {"\"z_size\": 8", "\"z_size\": 8.5", "'z_size' has a wrong value"}}) {
+  for (const auto& [from, to, needle] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"\"loss_D\": 3", "\"loss_D\": 1", "'loss_D' differs"},
+           {"\"dtype\": \"float32\"", "\"dtype\": \"float64\"", "'dtype' differs"},
+           {"\"lr_D\": 0.0002", "\"lr_D\": 0.5", "'lr_D' differs"},
+           {"\"seed\": 1", "\"seed\": 1, \"sede\": 2", "unknown configuration field 'sede'"},
+           {"\"z_size\": 8", "\"z_size\": 8.5", "'z_size' has a wrong value"}}) {
     std::string edited = good;
     ASSERT_NE(edited.find(from), std::string::npos) << from;
     edited.replace(edited.find(from), from.size(), to);
@@ -104,7 +104,8 @@ TEST(Faults, ResumeKeepsTheCheckpointsConfiguration) {
 TEST(Faults, ContradictoryOrImpossibleFlagsAreErrors) {
   REQUIRE_CIFAR();
   const auto root = test::temp_dir("faults-flags");
-  for (const char* lr : {"0", "-1", "nan", "inf"}) expect_error(std::string("train --lr ") + lr + " " + tiny(root), "--lr");
+  for (const char* lr : {"0", "-1", "nan", "inf"})
+    expect_error(std::string("train --lr ") + lr + " " + tiny(root), "--lr");
   expect_error("train --lr_D inf " + tiny(root), "--lr_D must be a finite number");
   expect_error("train --penalty nan " + tiny(root), "--penalty must be a finite number");
   expect_error("train --lr 1e-3 --lr_D 1e-4 " + tiny(root), "--lr sets both learning rates");
@@ -172,9 +173,14 @@ TEST(Faults, CheckpointMetadataIsValidated) {
     save_safetensors(ck.string(), st);
     expect_error("train --resume " + dir.string() + " --n_iter 4", needle);
   };
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"iteration", "-5"}, {"iteration", "abc"}, {"iteration", "1000000000000000000"}, {"rng_offset", "-1"},
-           {"data_position", "18446744073709551615"}, {"lagrange", "nan"}, {"lr_D", "inf"}})
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"iteration", "-5"},
+                                                        {"iteration", "abc"},
+                                                        {"iteration", "1000000000000000000"},
+                                                        {"rng_offset", "-1"},
+                                                        {"data_position", "18446744073709551615"},
+                                                        {"lagrange", "nan"},
+                                                        {"lr_D", "inf"}})
     with([&](SafeTensors& st) { st.metadata[key] = value; }, "metadata '" + key + "'");
   with([](SafeTensors& st) { st.tensors["optD.main.Start-Conv2d.weight.step"] = scalar(-5.0, DType::F64); },
        "Start-Conv2d.weight.step' is -5");
@@ -216,7 +222,9 @@ TEST(Faults, MetricsWriteErrorsAreNotSilent) {
   const auto root = test::temp_dir("faults-metrics");
   fs::create_symlink("/dev/full", root / "metrics.jsonl");
   trainer::MetricsLog log(root / "metrics.jsonl", -1);
-  EXPECT_NE(test::error_of([&] { log.write({{"iter", 3}}); }).find("metrics.jsonl: No space left on device"),
+  EXPECT_NE(test::error_of([&] {
+              log.write({{"iter", 3}});
+            }).find("metrics.jsonl: No space left on device"),
             std::string::npos);
 }
 
@@ -233,9 +241,9 @@ TEST(Faults, KilledAtRandomMomentsResumesBitIdentical) {
   int kills = 0;
   for (int attempt = 0; attempt < 60 && kills < 12; ++attempt) {
     const bool fresh = !fs::exists(dir / "checkpoint.safetensors");
-    const std::string args = fresh ? "train --n_iter " + std::to_string(n) + " --save_every 1 --graph off --run_name killed " +
-                                         tiny(root)
-                                   : "train --resume " + dir.string();
+    const std::string args =
+        fresh ? "train --n_iter " + std::to_string(n) + " --save_every 1 --graph off --run_name killed " + tiny(root)
+              : "train --resume " + dir.string();
     if (fresh && fs::exists(dir)) fs::remove_all(dir);  // killed before its first checkpoint
     const pid_t pid = ::fork();
     if (pid == 0) {

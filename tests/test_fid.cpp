@@ -27,8 +27,8 @@
 #include "eval/fid.h"
 #include "models/fmnist_classifier.h"
 #include "models/inception.h"
-#include "test_util.h"
-#include "trainer_util.h"
+#include "tests/test_util.h"
+#include "tests/trainer_util.h"
 #include "trainer/fid.h"
 #include "trainer/trainer.h"
 
@@ -207,8 +207,9 @@ std::string write_image_folder(const fs::path& dir, int64_t n) {
 }
 
 // Networks small enough that an iteration takes milliseconds.
-const char* kTinyNets = "--z_size 8 --G_h_size 4 --D_h_size 4 --batch_size 6 --n_samples 4 --log_every 100 "
-                        "--margin_every 100 --print_every 100";
+const char* kTinyNets =
+    "--z_size 8 --G_h_size 4 --D_h_size 4 --batch_size 6 --n_samples 4 --log_every 100 "
+    "--margin_every 100 --print_every 100";
 
 TEST(Fid, CommandsOnAnImageFolder) {
   MMGAN_REQUIRE_FASHION_MNIST();

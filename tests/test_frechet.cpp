@@ -8,7 +8,7 @@
 
 #include "eval/feature_stats.h"
 #include "eval/frechet.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -21,9 +21,9 @@ bool scipy_available() {
   static const bool ok = std::system("/usr/bin/python3 -c 'import numpy, scipy.linalg' >/dev/null 2>&1") == 0;
   return ok;
 }
-#define REQUIRE_SCIPY()                                                                              \
-  do {                                                                                               \
-    if (!scipy_available()) GTEST_SKIP() << "python3-numpy / python3-scipy are not installed";       \
+#define REQUIRE_SCIPY()                                                                        \
+  do {                                                                                         \
+    if (!scipy_available()) GTEST_SKIP() << "python3-numpy / python3-scipy are not installed"; \
   } while (0)
 
 // Correlated random features [n, d] (float64): independent columns with scales in [0.5, 2], a shared
@@ -73,9 +73,8 @@ TEST(FeatureStats, MatchNumpyCovForEveryBatchSplitAndOffset) {
   REQUIRE_SCIPY();
   Generator g(1);
   const int64_t n = 103, d = 24;
-  std::map<std::string, Tensor> x = {{"plain", features(n, d, g)},
-                                     {"offset", features(n, d, g, 1e4)},
-                                     {"f32", features(n, d, g, 1e4).to(DType::F32)}};
+  std::map<std::string, Tensor> x = {
+      {"plain", features(n, d, g)}, {"offset", features(n, d, g, 1e4)}, {"f32", features(n, d, g, 1e4).to(DType::F32)}};
   SafeTensors in;
   for (const auto& [c, t] : x) in.add(c + ".x", t);
   const auto ref = run_frechet_oracle(in, "cov");
@@ -104,7 +103,9 @@ TEST(FeatureStats, CudaFeaturesGiveTheCpuStatistics) {
 TEST(FeatureStats, BadInputGivesClearErrors) {
   Generator g(3);
   FeatureStats fs(8);
-  EXPECT_NE(test::error_of([&] { fs.add(zeros({4, 7}, DType::F64)); }).find("must be [n, 8], got float64[4, 7]"),
+  EXPECT_NE(test::error_of([&] {
+              fs.add(zeros({4, 7}, DType::F64));
+            }).find("must be [n, 8], got float64[4, 7]"),
             std::string::npos);
   EXPECT_NE(test::error_of([&] { fs.add(zeros({8}, DType::F64)); }).find("must be [n, 8]"), std::string::npos);
   Tensor bad = zeros({3, 8}, DType::F64);
@@ -241,19 +242,23 @@ TEST(Frechet, MismatchedOrInvalidStatisticsGiveClearErrors) {
   b.source = "samples";
   std::string e = test::error_of([&] { eval::frechet_distance(a, b); });
   EXPECT_NE(e.find("different dimensions: 'inception-2048' statistics of 'cifar10-train' (n = 30) has d = 8"),
-            std::string::npos) << e;
+            std::string::npos)
+      << e;
   EXPECT_NE(e.find("'samples' (n = 30) has d = 6"), std::string::npos) << e;
   GaussianStats c = a;
   c.features = "fmnist-128";
   e = test::error_of([&] { eval::frechet_distance(a, c); });
   EXPECT_NE(e.find("different features: 'inception-2048' statistics of 'cifar10-train' (n = 30) vs 'fmnist-128'"),
-            std::string::npos) << e;
+            std::string::npos)
+      << e;
   c = a;
   c.sigma = a.sigma.clone();
   c.sigma.data<double>()[9] = INFINITY;
   e = test::error_of([&] { eval::frechet_distance(a, c); });
   EXPECT_NE(e.find("second 'inception-2048' statistics of 'cifar10-train' (n = 30): sigma has a non-finite value inf "
-                   "at flat index 9"), std::string::npos) << e;
+                   "at flat index 9"),
+            std::string::npos)
+      << e;
   c = a;
   c.sigma = zeros({8, 7}, DType::F64);
   e = test::error_of([&] { eval::frechet_distance(c, a); });
@@ -317,13 +322,14 @@ TEST(FrechetStats, SaveLoadRoundTripAndLoadErrors) {
             std::string::npos);
   EXPECT_NE(write("rect.st", mu, zeros({5, 4}, DType::F64)).find("rect.st': 'sigma' must be square, got [5, 4]"),
             std::string::npos);
-  EXPECT_NE(write("mismatch.st", mu, zeros({4, 4}, DType::F64))
-                .find("mismatch.st': 'sigma' [4, 4] does not match 'mu' [5]"),
-            std::string::npos);
+  EXPECT_NE(
+      write("mismatch.st", mu, zeros({4, 4}, DType::F64)).find("mismatch.st': 'sigma' [4, 4] does not match 'mu' [5]"),
+      std::string::npos);
   EXPECT_NE(write("count.st", mu, sig, {{"count", "12x"}}).find("count.st': metadata count '12x' is not a non-neg"),
             std::string::npos);
   EXPECT_EQ(write("ok.st", mu, sig, {{"count", "7"}}), "<no error>");
-  EXPECT_NE(test::error_of([&] { eval::load_stats((dir / "missing.st").string()); }).find("missing.st"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { eval::load_stats((dir / "missing.st").string()); }).find("missing.st"),
+            std::string::npos);
 }
 
 }  // namespace

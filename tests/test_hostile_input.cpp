@@ -12,7 +12,7 @@
 #include "data/image_folder.h"
 #include "engine/checked_math.h"
 #include "engine/parallel.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan::test {
 namespace {
@@ -150,7 +150,8 @@ TEST(HostileInput, SafetensorsOffsetsMustTileTheData) {
               HasSubstr("not a non-negative integer"));
   EXPECT_THAT(parse_error("{" + a + "," + a + "}", 8), HasSubstr("key 'a' appears twice"));
   EXPECT_THAT(parse_error(R"({"a":{"dtype":"F32","shape":[9223372036854775807,9223372036854775807],)"
-                          R"("data_offsets":[0,8]}})", 8),
+                          R"("data_offsets":[0,8]}})",
+                          8),
               HasSubstr("beyond 2^53"));
   EXPECT_THAT(parse_error(R"({"a":{"dtype":"F32","shape":[4503599627370496,4096],"data_offsets":[0,8]}})", 8),
               HasSubstr("overflows"));

@@ -9,7 +9,7 @@
 #include <set>
 
 #include "models/inception.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -18,8 +18,8 @@ using nn::InceptionV3Fid;
 using test::rel_error;
 
 int converter_exit(const std::string& in, const std::string& out, std::string* message) {
-  const test::CommandResult r =
-      test::run_command("/usr/bin/python3 " + test::source_dir() + "/tools/convert_inception_weights.py " + in + " " + out);
+  const test::CommandResult r = test::run_command("/usr/bin/python3 " + test::source_dir() +
+                                                  "/tools/convert_inception_weights.py " + in + " " + out);
   *message += r.out;
   return r.code;
 }

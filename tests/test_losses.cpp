@@ -6,7 +6,7 @@
 
 #include "losses/gan_loss.h"
 #include "losses/gradient_penalty.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -116,10 +116,10 @@ TEST(GanLoss, ParsesOfficialNumbersAndNames) {
 // Gradients of a critic with a known input gradient: C(x)_i = sum_j a_j x_ij^2 / 2, so
 // grad_x C_i = a * x_i, and every norm is computable by hand.
 struct Known {
-  V a = {0.5, -2.0, 1.0, 0.25, -0.75, 1.5};                          // per pixel, x is [N, 1, 2, 3]
-  V x = {0.9, 0.2, -0.4, 0.3, 0.1, 0.5,                               // sample 0: norms < 1
-         1.0, -0.7, 0.8, -1.2, 0.4, 0.6,                              // sample 1: norms > 1
-         -0.2, 0.35, 0.1, 0.6, -0.5, 0.05};                           // sample 2
+  V a = {0.5, -2.0, 1.0, 0.25, -0.75, 1.5};    // per pixel, x is [N, 1, 2, 3]
+  V x = {0.9,  0.2,  -0.4, 0.3,  0.1,  0.5,    // sample 0: norms < 1
+         1.0,  -0.7, 0.8,  -1.2, 0.4,  0.6,    // sample 1: norms > 1
+         -0.2, 0.35, 0.1,  0.6,  -0.5, 0.05};  // sample 2
   Tensor at() const { return from_vector(a, {1, 1, 2, 3}, DType::F64); }
   Tensor xt() const { return from_vector(x, {3, 1, 2, 3}, DType::F64); }
   V grad_row(size_t i) const {
@@ -185,8 +185,8 @@ TEST(GradientPenalty, EveryNormFormAndReductionMatchesHandComputedValues) {
   const Critic critic = [&](const Tensor& x) { return sum(square(x) * a * 0.5, {1, 2, 3}); };
   int checked = 0;
   for (GpNorm n : {GpNorm::L1, GpNorm::L2, GpNorm::LInf, GpNorm::SmoothMax, GpNorm::LogSumExp}) {
-    for (GpForm f : {GpForm::SquaredDiff, GpForm::Hinge, GpForm::Clamp, GpForm::SquaredClamp, GpForm::Squared, GpForm::TV,
-                     GpForm::Abs, GpForm::Hinge2}) {
+    for (GpForm f : {GpForm::SquaredDiff, GpForm::Hinge, GpForm::Clamp, GpForm::SquaredClamp, GpForm::Squared,
+                     GpForm::TV, GpForm::Abs, GpForm::Hinge2}) {
       for (GpReduction r : {GpReduction::Mean, GpReduction::Max, GpReduction::Softmax}) {
         PenaltyConfig cfg;
         cfg.norm = n, cfg.form = f, cfg.reduction = r, cfg.lambda = 7, cfg.smoothmax = 0.5;

@@ -23,7 +23,7 @@
 
 #include "lab/margin_lab.h"
 #include "data/toy.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -144,8 +144,8 @@ struct CriticCase {
 };
 
 std::string name_of(const CriticCase& k) {
-  std::string s = std::string(k.norms_layout ? "norms_" : "segments_") + losses::to_string(k.q) + "_" +
-                  losses::to_string(k.form);
+  std::string s =
+      std::string(k.norms_layout ? "norms_" : "segments_") + losses::to_string(k.q) + "_" + losses::to_string(k.form);
   std::replace(s.begin(), s.end(), '-', '_');
   return s;
 }
@@ -159,11 +159,11 @@ TEST_P(TrainedCritic, FindsTheMaximumMarginBoundary) {
   const lab::LabCritic f = lab::train_critic(l, k.q, k.form, lab::CriticOptions{}, 1);
   const lab::PinnedCheck c = lab::check_pinned(f, l);
   const Vec2 w = lab::dual_vector(l.difference(), k.q);
-  std::printf("[%s %s-%s] last loss %.5f | crossing offset %.4f | end error %.4f | max ||grad||_q %.4f | mean "
-              "gradient error %.4f | normal at the midpoint (%.4f, %.4f), expected (%.4f, %.4f)\n",
-              l.name.c_str(), losses::to_string(k.q).c_str(), losses::to_string(k.form).c_str(), f.last_loss,
-              c.crossing_offset, c.end_error, c.max_grad_norm, c.mean_grad_error, c.grad_mid[0], c.grad_mid[1], w[0],
-              w[1]);
+  std::printf(
+      "[%s %s-%s] last loss %.5f | crossing offset %.4f | end error %.4f | max ||grad||_q %.4f | mean "
+      "gradient error %.4f | normal at the midpoint (%.4f, %.4f), expected (%.4f, %.4f)\n",
+      l.name.c_str(), losses::to_string(k.q).c_str(), losses::to_string(k.form).c_str(), f.last_loss, c.crossing_offset,
+      c.end_error, c.max_grad_norm, c.mean_grad_error, c.grad_mid[0], c.grad_mid[1], w[0], w[1]);
   const double eps = 0.05, delta = 0.05;
   EXPECT_LT(c.end_error, eps);
   EXPECT_LT(c.max_grad_norm, 1 + delta);
@@ -223,8 +223,10 @@ TEST(MarginLab, RingScore) {
   EXPECT_EQ(all.modes, 8);
   EXPECT_NEAR(all.good, 1 - std::exp(-4.5), 0.01);  // within 3 std of a 2-d Gaussian: 98.9 %
   // Every sample at one mode, or between modes.
-  EXPECT_EQ(lab::score_ring8(full({100, 2}, 0.0, DType::F64) + from_vector(std::vector<double>{0.8, 0}, {1, 2},
-                                                                              DType::F64)).modes, 1);
+  EXPECT_EQ(
+      lab::score_ring8(full({100, 2}, 0.0, DType::F64) + from_vector(std::vector<double>{0.8, 0}, {1, 2}, DType::F64))
+          .modes,
+      1);
   const lab::RingScore none = lab::score_ring8(zeros({100, 2}, DType::F64));
   EXPECT_EQ(none.modes, 0);
   EXPECT_EQ(none.good, 0);
@@ -256,8 +258,8 @@ TEST(MarginLab, CommandFlagsAndFiles) {
   EXPECT_FALSE(fs::exists(dir / "critics-norms.safetensors"));  // not asked for
   const SafeTensors ring = load_safetensors((dir / "ring8.safetensors").string());
   for (const char* pen : {"none", "l1-hinge", "l2-hinge", "linf-hinge"})
-    for (int it : {0, 1, 3}) EXPECT_EQ(shape_str(ring.at(std::string(pen) + ".iter_" + std::to_string(it)).shape()),
-                                       "[1000, 2]");
+    for (int it : {0, 1, 3})
+      EXPECT_EQ(shape_str(ring.at(std::string(pen) + ".iter_" + std::to_string(it)).shape()), "[1000, 2]");
 }
 
 }  // namespace

@@ -36,7 +36,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -103,10 +103,10 @@ double train(Critic& f, Generator& g, int steps, double lambda) {
 }
 
 struct Summary {
-  double max_abs_crossing = 0;  // max over x2 of |x1*| with f(x1*, x2) = 0
-  bool crossing_found = true;   // f(-1, x2) < 0 < f(1, x2) on every line
-  double min_real = INFINITY, max_real = -INFINITY;  // f(1, x2) over the x2 grid
-  double min_fake = INFINITY, max_fake = -INFINITY;  // f(-1, x2)
+  double max_abs_crossing = 0;                        // max over x2 of |x1*| with f(x1*, x2) = 0
+  bool crossing_found = true;                         // f(-1, x2) < 0 < f(1, x2) on every line
+  double min_real = INFINITY, max_real = -INFINITY;   // f(1, x2) over the x2 grid
+  double min_fake = INFINITY, max_fake = -INFINITY;   // f(-1, x2)
   double mean_d1 = 0, mean_abs_d2 = 0, max_norm = 0;  // over a grid on [-1, 1]^2
 };
 

@@ -5,7 +5,7 @@
 
 #include "losses/gan_loss.h"
 #include "losses/gradient_penalty.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 #include "trainer/trainer.h"
 
 namespace mmgan {
@@ -21,10 +21,9 @@ int64_t resident_kib() {
 
 TEST(Memory, TenThousandDoubleBackwardStepsDoNotGrow) {
   Generator g(21);
-  std::vector<Tensor> params = {test::uniform({16, 2}, -0.7, 0.7, g, true, DType::F32),
-                                test::uniform({16}, -0.1, 0.1, g, true, DType::F32),
-                                test::uniform({1, 16}, -0.3, 0.3, g, true, DType::F32),
-                                test::uniform({1}, -0.1, 0.1, g, true, DType::F32)};
+  std::vector<Tensor> params = {
+      test::uniform({16, 2}, -0.7, 0.7, g, true, DType::F32), test::uniform({16}, -0.1, 0.1, g, true, DType::F32),
+      test::uniform({1, 16}, -0.3, 0.3, g, true, DType::F32), test::uniform({1}, -0.1, 0.1, g, true, DType::F32)};
   Adam opt(params, {});
   auto critic = [&](const Tensor& x) {
     return linear(leaky_relu(linear(x, params[0], params[1]), 0.2), params[2], params[3]).reshape({-1});
@@ -37,7 +36,8 @@ TEST(Memory, TenThousandDoubleBackwardStepsDoNotGrow) {
     Tensor loss = losses::d_loss(losses::GanLoss::Hinge, critic(xr), critic(xf)) + pen.loss;
     // A metric computed with grad mode on and never differentiated (its graph is only dropped):
     // sigmoid and l2_norm save their own outputs, so a reference cycle would leak here.
-    const double metric = mean(sigmoid(critic(xr))).item() + mean(l2_norm_per_sample(critic(xf).reshape({-1, 1}))).item();
+    const double metric =
+        mean(sigmoid(critic(xr))).item() + mean(l2_norm_per_sample(critic(xf).reshape({-1, 1}))).item();
     EXPECT_TRUE(std::isfinite(metric));
     opt.zero_grad();
     loss.backward();

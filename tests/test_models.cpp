@@ -23,7 +23,7 @@
 #include <sstream>
 
 #include "models/networks.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -111,8 +111,7 @@ struct CriticStep {
   Tensor y_real, y_fake, y_hat, g, norms, loss_D, penalty, total;
 };
 // record=false: the inner gradient without create_graph, enough for the calibration's norms.
-CriticStep critic_step(nn::Module& D, const Tensor& x_real, const Tensor& x_fake, const Tensor& u,
-                       bool record = true) {
+CriticStep critic_step(nn::Module& D, const Tensor& x_real, const Tensor& x_fake, const Tensor& u, bool record = true) {
   CriticStep s;
   s.y_real = D(x_real);
   s.y_fake = D(x_fake);
@@ -187,8 +186,8 @@ TEST_P(ModelParity, CriticStepGradientsAndBuffersMatchPyTorch) {
   }
   std::printf("[%s] penalty active on %lld/%lld (norms %s), real hinge on %lld, fake hinge on %lld, loss %.6f\n",
               v.name.c_str(), (long long)active, (long long)n, test::values_str(st.norms).c_str(),
-              (long long)test::count_positive(rsub(1.0, st.y_real)), (long long)test::count_positive(add(st.y_fake, 1.0)),
-              st.total.item());
+              (long long)test::count_positive(rsub(1.0, st.y_real)),
+              (long long)test::count_positive(add(st.y_fake, 1.0)), st.total.item());
 
   // The outer gradient into .grad of every parameter, as training takes it (test_parity_torch.cpp shows
   // that grad() gives the same values).
@@ -264,7 +263,8 @@ TEST_P(ModelParity, PyTorchWeightsLoadAndGiveTheSameOutputs) {
     m->train();
     const Tensor in = st.at(t == "G" ? "z" : "x"), ref = st.at(t + "_out");
     const Tensor y = (*m)(in).detach();
-    ASSERT_EQ(shape_str(y.shape()), shape_str(ref.shape())) << v.name << " " << t << "_out: shape differs from PyTorch's";
+    ASSERT_EQ(shape_str(y.shape()), shape_str(ref.shape()))
+        << v.name << " " << t << "_out: shape differs from PyTorch's";
     const double err = rel_error(y, ref);
     EXPECT_LE(err, kTol) << v.name << " " << t << "_out: rel error " << err;
     double worst = err;

@@ -9,7 +9,7 @@
 #include "models/init.h"
 #include "models/layers.h"
 #include "models/networks.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -62,11 +62,11 @@ TEST(Modules, DcganDiscriminatorStateNamesWithBatchNorm) {
                               {"main.End-Conv2d.weight"}});
   const SafeTensors st = d->state_dict();
   EXPECT_EQ(st.names, expected);
-  EXPECT_EQ(names_of(d->named_parameters()),
-            (Names{"main.Start-Conv2d.weight", "main.Middle-Conv2d [0].weight", "main.Middle-BatchNorm2d [0].weight",
-                   "main.Middle-BatchNorm2d [0].bias", "main.Middle-Conv2d [1].weight",
-                   "main.Middle-BatchNorm2d [1].weight", "main.Middle-BatchNorm2d [1].bias",
-                   "main.End-Conv2d.weight"}));
+  EXPECT_EQ(
+      names_of(d->named_parameters()),
+      (Names{"main.Start-Conv2d.weight", "main.Middle-Conv2d [0].weight", "main.Middle-BatchNorm2d [0].weight",
+             "main.Middle-BatchNorm2d [0].bias", "main.Middle-Conv2d [1].weight", "main.Middle-BatchNorm2d [1].weight",
+             "main.Middle-BatchNorm2d [1].bias", "main.End-Conv2d.weight"}));
   EXPECT_EQ(names_of(d->named_buffers()),
             (Names{"main.Middle-BatchNorm2d [0].running_mean", "main.Middle-BatchNorm2d [0].running_var",
                    "main.Middle-BatchNorm2d [0].num_batches_tracked", "main.Middle-BatchNorm2d [1].running_mean",
@@ -218,8 +218,7 @@ TEST(Modules, ParameterCountsFromLayerShapes) {
             128 * 512 * 16 + 2 * 512 + 512 * 256 * 16 + 2 * 256 + 256 * 128 * 16 + 2 * 128 + 128 * 3 * 16);
   // Spectral: same parameters (weight_orig), minus BatchNorm; u and v are buffers.
   c.spectral_D = true;
-  EXPECT_EQ(nn::make_discriminator(c, g)->parameter_count(),
-            3 * 128 * 16 + 128 * 256 * 16 + 256 * 512 * 16 + 512 * 16);
+  EXPECT_EQ(nn::make_discriminator(c, g)->parameter_count(), 3 * 128 * 16 + 128 * 256 * 16 + 256 * 512 * 16 + 512 * 16);
   // Standard CNN G without BN: dense 128 -> 8192 with bias, three 4x4 convT, one 3x3 conv, all biased.
   NetConfig s = cnn();
   s.z_size = 128;
@@ -345,8 +344,10 @@ TEST(Modules, StateDictRoundTripThroughAFile) {
       {  // counters and statistics that differ from their initial values
         NoGradGuard ng;
         for (auto [n, t] : a->named_buffers())
-          if (n.ends_with("num_batches_tracked")) t.fill_(12345);
-          else if (n.ends_with("running_mean")) t.fill_(0.25);
+          if (n.ends_with("num_batches_tracked"))
+            t.fill_(12345);
+          else if (n.ends_with("running_mean"))
+            t.fill_(0.25);
       }
       const std::vector<Tensor> handles = b->parameters();
       const std::string path = (dir / ("m" + std::to_string(k++) + ".safetensors")).string();

@@ -6,8 +6,8 @@
 // A new op gets one row in cases().
 #include <functional>
 
-#include "op_cases.h"
-#include "test_util.h"
+#include "tests/op_cases.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -138,9 +138,12 @@ TEST(MaxPoolTies, FirstMaximumAsPyTorch) {
        {ties({2, 3, 7, 6}, true)}},
       {{"max_pool2d_ties_k3s1p1", {}, u([](const Tensor& x) { return max_pool2d(x, PoolParams(3, 1, 1)); })},
        {ties({2, 3, 5, 4}, true)}},
-      {{"max_pool2d_ties_k2x3s1x2p1", {}, u([](const Tensor& x) { return max_pool2d(x, PoolParams(2, 3, 1, 2, 1, 1)); })},
+      {{"max_pool2d_ties_k2x3s1x2p1", {}, u([](const Tensor& x) {
+          return max_pool2d(x, PoolParams(2, 3, 1, 2, 1, 1));
+        })},
        {ties({2, 2, 5, 6}, true)}},
-      {{"max_pool2d_backward_ties", {},
+      {{"max_pool2d_backward_ties",
+        {},
         [](const std::vector<Tensor>& x) { return max_pool2d_backward(x[0], x[1], PoolParams(3, 2)); }},
        {test::uniform({2, 3, 3, 2}, -1, 1, g, true), ties({2, 3, 7, 6}, false)}},
   };
@@ -216,7 +219,8 @@ TEST(ConvChunks, LargeBatchesEqualTheDirectSum) {
   for (const Case& c : {Case{{9, 64, 64, 64}, {2, 64, 3, 3}, ConvParams(1, 1)},
                         Case{{3, 64, 128, 128}, {1, 64, 3, 3}, ConvParams(1, 1)}}) {
     Generator g(13);
-    const Tensor x = test::uniform(c.x, -1, 1, g, false, DType::F32), w = test::uniform(c.w, -1, 1, g, false, DType::F32);
+    const Tensor x = test::uniform(c.x, -1, 1, g, false, DType::F32),
+                 w = test::uniform(c.w, -1, 1, g, false, DType::F32);
     const Tensor y = conv2d(x, w, {}, c.p);
     const int64_t N = c.x[0], C = c.x[1], H = c.x[2], W = c.x[3], O = c.w[0];
     ASSERT_EQ(shape_str(y.shape()), shape_str(Shape{N, O, H, W}));
@@ -248,10 +252,12 @@ TEST(ConvAct, EqualsConvThenActivationBitForBit) {
     Shape x, w;
     ConvParams p;
   };
-  for (const Case& c : {Case{{4, 3, 9, 8}, {5, 3, 4, 4}, ConvParams(2, 1)}, Case{{1, 3, 9, 8}, {5, 3, 3, 3}, ConvParams(1, 1)},
-                        Case{{3, 6, 5, 5}, {4, 6, 1, 1}, ConvParams()}}) {
+  for (const Case& c :
+       {Case{{4, 3, 9, 8}, {5, 3, 4, 4}, ConvParams(2, 1)}, Case{{1, 3, 9, 8}, {5, 3, 3, 3}, ConvParams(1, 1)},
+        Case{{3, 6, 5, 5}, {4, 6, 1, 1}, ConvParams()}}) {
     Generator g(21);
-    const Tensor x = test::uniform(c.x, -1, 1, g, false, DType::F32), w = test::uniform(c.w, -1, 1, g, false, DType::F32);
+    const Tensor x = test::uniform(c.x, -1, 1, g, false, DType::F32),
+                 w = test::uniform(c.w, -1, 1, g, false, DType::F32);
     const Tensor b = test::uniform({c.w[0]}, -1, 1, g, false, DType::F32);
     for (const double slope : {0.0, 0.2})
       for (const bool bias : {false, true}) {
@@ -268,7 +274,8 @@ TEST(ConvAct, EqualsConvThenActivationBitForBit) {
 // samples, so each sample's norm depends on every sample's input: the checks cover that coupling.
 TEST(ConvBatchNormPenaltyComposition, GradcheckAndGradgradcheck) {
   Generator g(41);
-  const std::vector<Tensor> inputs = {test::uniform({3, 2, 4, 4}, -1, 1, g, true), test::uniform({3, 2, 3, 3}, -1, 1, g, true),
+  const std::vector<Tensor> inputs = {test::uniform({3, 2, 4, 4}, -1, 1, g, true),
+                                      test::uniform({3, 2, 3, 3}, -1, 1, g, true),
                                       test::uniform({3}, 0.5, 1.5, g, true), test::uniform({3}, -0.5, 0.5, g, true),
                                       test::uniform({1, 3, 2, 2}, -1, 1, g, true)};
   auto f = [](const std::vector<Tensor>& in) {

@@ -18,7 +18,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -39,9 +39,7 @@ struct PenaltyCase {
   std::string activation;  // "leaky_relu" (0.2) or "tanh"
 };
 
-std::string case_name(const PenaltyCase& c) {
-  return c.norm + "_" + c.label + (c.activation == "tanh" ? "_Tanh" : "");
-}
+std::string case_name(const PenaltyCase& c) { return c.norm + "_" + c.label + (c.activation == "tanh" ? "_Tanh" : ""); }
 void PrintTo(const PenaltyCase& c, std::ostream* os) { *os << case_name(c); }
 
 Tensor per_sample_norm(const std::string& norm, const Tensor& g) {
@@ -147,8 +145,8 @@ TEST_P(PenaltyParity, LossNormsAndParameterGradientsMatchPyTorch) {
   ASSERT_GT(active, 0) << "norms: " << test::values_str(norms);
   ASSERT_LT(active, kBatch) << "norms: " << test::values_str(norms);
   std::printf("[%s] penalty active on %lld/%lld, real hinge on %lld, fake hinge on %lld, loss %.6f\n",
-              case_name(c).c_str(), (long long)active, (long long)kBatch,
-              (long long)test::count_positive(hinge_r), (long long)test::count_positive(hinge_f), loss.item());
+              case_name(c).c_str(), (long long)active, (long long)kBatch, (long long)test::count_positive(hinge_r),
+              (long long)test::count_positive(hinge_f), loss.item());
 
   // Outer gradient with grad(), w.r.t. every parameter and xhat. With LeakyReLU, grad_xhat f is
   // piecewise constant: the engine, whose masks are constants, records no path from xhat to the

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {
@@ -25,7 +25,9 @@ std::string replace_once(std::string bytes, const std::string& from, const std::
   return bytes;
 }
 
-std::string load_error(const fs::path& p) { return test::error_of([&] { load_safetensors(p.string()); }); }
+std::string load_error(const fs::path& p) {
+  return test::error_of([&] { load_safetensors(p.string()); });
+}
 
 SafeTensors sample(Generator& g) {
   SafeTensors st;
@@ -84,7 +86,9 @@ TEST(SafeTensors, ReadsFilesWrittenByAnIndependentWriter) {
   const std::string path = (dir / "py.safetensors").string();
   const std::string script = "import sys; sys.path.insert(0, '" + test::source_dir() +
                              "/tests/oracle'); import numpy as np, st_io; "
-                             "st_io.save('" + path + "', {'w': np.arange(6, dtype=np.float32).reshape(2, 3) / 4, "
+                             "st_io.save('" +
+                             path +
+                             "', {'w': np.arange(6, dtype=np.float32).reshape(2, 3) / 4, "
                              "'d': np.array([1.5, -2.25]), 'n': np.array(42, dtype=np.int64)}, {'who': 'python'})";
   ASSERT_EQ(std::system(("/usr/bin/python3 -c \"" + script + "\"").c_str()), 0);
   const SafeTensors st = load_safetensors(path);

@@ -6,7 +6,7 @@
 // The combinations: all 40 (norm, form) pairs at each of the 3 locations (120 runs), with the 16
 // losses, the 3 reductions and BatchNorm on/off rotating through them, so every value of every
 // option, and every (norm, form, location) triple, is covered.
-#include "test_util.h"
+#include "tests/test_util.h"
 #include "trainer/commands.h"
 #include "trainer/trainer.h"
 
@@ -29,8 +29,8 @@ TEST(StepParity, EveryLossNormFormAndLocationMatchesTheOfficialIteration) {
   const auto dir = test::temp_dir("step-parity");
   const std::vector<GanLoss> loss_list = all_gan_losses();
   const GpNorm norms[] = {GpNorm::L1, GpNorm::L2, GpNorm::LInf, GpNorm::SmoothMax, GpNorm::LogSumExp};
-  const GpForm forms[] = {GpForm::SquaredDiff, GpForm::Hinge,   GpForm::Clamp, GpForm::SquaredClamp,
-                          GpForm::Squared,     GpForm::TV,      GpForm::Abs,   GpForm::Hinge2};
+  const GpForm forms[] = {GpForm::SquaredDiff, GpForm::Hinge, GpForm::Clamp, GpForm::SquaredClamp,
+                          GpForm::Squared,     GpForm::TV,    GpForm::Abs,   GpForm::Hinge2};
   const GpWhere wheres[] = {GpWhere::Interpolate, GpWhere::Real, GpWhere::Fake};
   const GpReduction reductions[] = {GpReduction::Mean, GpReduction::Max, GpReduction::Softmax};
   std::string files;

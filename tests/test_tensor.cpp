@@ -1,7 +1,7 @@
 // Tensor handles: views share storage, geometry, dtype casts, factories, and the seeded RNG.
 #include <omp.h>
 
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace mmgan {
 namespace {

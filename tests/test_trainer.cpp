@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "test_util.h"
-#include "trainer_util.h"
+#include "tests/test_util.h"
+#include "tests/trainer_util.h"
 #include "trainer/run.h"
 #include "trainer/commands.h"
 #include "trainer/trainer.h"
@@ -12,8 +12,8 @@
 namespace mmgan {
 namespace {
 
-using trainer::Trainer;
 using trainer::TrainConfig;
+using trainer::Trainer;
 
 // 48 random 1x16x16 images: small enough that a DCGAN16 step takes milliseconds.
 std::shared_ptr<const data::Dataset> tiny_dataset() {
@@ -94,8 +94,9 @@ INSTANTIATE_TEST_SUITE_P(Losses, Resume, ::testing::Values(3, 13));
 TEST(Trainer, ReplayedIterationsEqualEagerOnes) {
   for (int variant = 0; variant < 5; ++variant) {
     TrainConfig c = tiny_config();
-    if (variant == 1) c.loss = losses::GanLoss::WGAN, c.penalty.norm = losses::GpNorm::L2,
-                      c.penalty.form = losses::GpForm::SquaredDiff, c.penalty.augmented = true, c.decay = 0.01;
+    if (variant == 1)
+      c.loss = losses::GanLoss::WGAN, c.penalty.norm = losses::GpNorm::L2, c.penalty.form = losses::GpForm::SquaredDiff,
+      c.penalty.augmented = true, c.decay = 0.01;
     if (variant == 2) c.loss = losses::GanLoss::RaSGAN, c.Diters = 2, c.Giters = 2;
     if (variant == 3) c.spectral = true, c.penalty.norm = losses::GpNorm::SmoothMax;
     if (variant == 4) c.no_grad_penalty = true;
@@ -232,10 +233,11 @@ TEST(TrainerCuda, StepEqualsTheCpuStep) {
     for (int variant = 0; variant < 4; ++variant) {
       TrainConfig c = tiny_config();
       c.dtype = dtype;
-      if (variant == 1) c.loss = losses::GanLoss::WGAN, c.penalty.norm = losses::GpNorm::L2,
-                        c.penalty.form = losses::GpForm::SquaredDiff;
-      if (variant == 2) c.loss = losses::GanLoss::RaSGAN, c.penalty.norm = losses::GpNorm::L1,
-                        c.penalty.where = losses::GpWhere::Fake;
+      if (variant == 1)
+        c.loss = losses::GanLoss::WGAN, c.penalty.norm = losses::GpNorm::L2,
+        c.penalty.form = losses::GpForm::SquaredDiff;
+      if (variant == 2)
+        c.loss = losses::GanLoss::RaSGAN, c.penalty.norm = losses::GpNorm::L1, c.penalty.where = losses::GpWhere::Fake;
       if (variant == 3) c.spectral = true, c.penalty.norm = losses::GpNorm::SmoothMax;
       const SafeTensors cpu = captured_step(c, "cpu"), gpu = captured_step(c, "cuda");
       ASSERT_EQ(cpu.names, gpu.names);

@@ -149,23 +149,23 @@ inline std::string values_str(const Tensor& t) {
 }
 
 // Skips the current test cleanly on machines without a CUDA device (or builds without CUDA).
-#define MMGAN_REQUIRE_CUDA()                                                                         \
-  do {                                                                                               \
+#define MMGAN_REQUIRE_CUDA()                                                                           \
+  do {                                                                                                 \
     if (!::mmgan::cuda_available()) GTEST_SKIP() << "no CUDA device (or built with -DMMGAN_CUDA=OFF)"; \
   } while (0)
 
 // Tests on the real Fashion-MNIST (Debian's dataset-fashion-mnist) skip without it.
-#define MMGAN_REQUIRE_FASHION_MNIST()                                                                     \
-  do {                                                                                                    \
+#define MMGAN_REQUIRE_FASHION_MNIST()                                                                           \
+  do {                                                                                                          \
     if (!std::filesystem::exists(std::string(::mmgan::data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz")) \
-      GTEST_SKIP() << "Fashion-MNIST is not installed in " << ::mmgan::data::kFashionMnistDir               \
-                   << " (Debian's dataset-fashion-mnist; tools/install-deps.sh installs it)";             \
+      GTEST_SKIP() << "Fashion-MNIST is not installed in " << ::mmgan::data::kFashionMnistDir                   \
+                   << " (Debian's dataset-fashion-mnist; tools/install-deps.sh installs it)";                   \
   } while (0)
 
-#define MMGAN_REQUIRE_TORCH()                                                                        \
-  do {                                                                                               \
-    if (!::mmgan::test::torch_available())                                                           \
-      GTEST_SKIP() << "python3-torch is not installed (tools/install-deps.sh installs it)";          \
+#define MMGAN_REQUIRE_TORCH()                                                               \
+  do {                                                                                      \
+    if (!::mmgan::test::torch_available())                                                  \
+      GTEST_SKIP() << "python3-torch is not installed (tools/install-deps.sh installs it)"; \
   } while (0)
 
 }  // namespace mmgan::test

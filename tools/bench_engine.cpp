@@ -114,9 +114,10 @@ BENCHMARK(BM_Matmul)->Arg(256)->Arg(1024);
 void BM_PenaltyStepMLP(benchmark::State& st) {
   Generator g(1);
   const int64_t batch = st.range(0), d = 3 * 32 * 32;
-  std::vector<Tensor> p = {(randn({256, d}, g) * 0.02).detach().requires_grad_(true), zeros({256}).requires_grad_(true),
-                           (randn({256, 256}, g) * 0.05).detach().requires_grad_(true), zeros({256}).requires_grad_(true),
-                           (randn({1, 256}, g) * 0.05).detach().requires_grad_(true), zeros({1}).requires_grad_(true)};
+  std::vector<Tensor> p = {
+      (randn({256, d}, g) * 0.02).detach().requires_grad_(true),   zeros({256}).requires_grad_(true),
+      (randn({256, 256}, g) * 0.05).detach().requires_grad_(true), zeros({256}).requires_grad_(true),
+      (randn({1, 256}, g) * 0.05).detach().requires_grad_(true),   zeros({1}).requires_grad_(true)};
   Adam opt(p, {2e-4, 0.5, 0.999, 1e-8, 0});
   auto critic = [&](const Tensor& x) {
     Tensor h = leaky_relu(linear(flatten(x, 1), p[0], p[1]), 0.2);
@@ -166,8 +167,11 @@ void BM_Conv2dWeightGrad(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(conv2d_weight(x, gy, 4, 4, ConvParams(s, pd)).view().data);
   conv_counters(st, n, c, o, ohw);
 }
-#define DCGAN32_D_SHAPES                                                                                \
-  Args({3, 128, 32, 2, 1})->Args({128, 256, 16, 2, 1})->Args({256, 512, 8, 2, 1})->Args({512, 1, 4, 1, 0}) \
+#define DCGAN32_D_SHAPES           \
+  Args({3, 128, 32, 2, 1})         \
+      ->Args({128, 256, 16, 2, 1}) \
+      ->Args({256, 512, 8, 2, 1})  \
+      ->Args({512, 1, 4, 1, 0})    \
       ->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_Conv2dForward)->DCGAN32_D_SHAPES;
 BENCHMARK(BM_Conv2dInputGrad)->DCGAN32_D_SHAPES;

@@ -70,7 +70,8 @@ double gemm_ceiling() {  // FLOP/s of cuBLAS at 8192^3, float32 with TF32 (as co
     const int64_t n = 8192;
     Floats a(n * n), b(n * n), c(n * n);
     kc::math_mode().matmul_tf32 = true;
-    const double s = time_calls([&] { kc::gemm(ctx(), DType::F32, false, false, n, n, n, 1, a.f(), n, b.f(), n, 0, c.f(), n); }, 5);
+    const double s =
+        time_calls([&] { kc::gemm(ctx(), DType::F32, false, false, n, n, n, 1, a.f(), n, b.f(), n, 0, c.f(), n); }, 5);
     kc::math_mode().matmul_tf32 = false;
     return 2.0 * double(n) * double(n) * double(n) / s;
   }();
@@ -154,7 +155,10 @@ void BM_FillNormal(benchmark::State& st) {
   const int64_t n = st.range(0);
   Floats x(n);
   for (auto _ : st)
-    report_bandwidth(st, time_calls([&] { kc::fill_normal(ctx().stream(), x.v, PhiloxKey{7, 0, nullptr}, 0, 1); }), 4.0 * double(n));
+    report_bandwidth(st, time_calls([&] {
+                       kc::fill_normal(ctx().stream(), x.v, PhiloxKey{7, 0, nullptr}, 0, 1);
+                     }),
+                     4.0 * double(n));
 }
 BENCHMARK(BM_FillNormal)->Arg(1 << 20)->UseManualTime();
 
@@ -164,7 +168,9 @@ void BM_Interpolate(benchmark::State& st) {
   const int64_t n = st.range(0), d = 3 * 32 * 32;
   Floats xr(n * d), xf(n * d), y(n * d), u(n);
   for (auto _ : st)
-    report_bandwidth(st, time_calls([&] { kc::interpolate(ctx().stream(), xr.v, xf.v, PhiloxKey{3, 0, nullptr}, u.v, y.v); }),
+    report_bandwidth(st, time_calls([&] {
+                       kc::interpolate(ctx().stream(), xr.v, xf.v, PhiloxKey{3, 0, nullptr}, u.v, y.v);
+                     }),
                      12.0 * double(n * d));
 }
 BENCHMARK(BM_Interpolate)->Arg(64)->Arg(1024)->UseManualTime();
@@ -232,7 +238,8 @@ void BM_Adam(benchmark::State& st) {
   }
   const AdamHyper h{0.5, 0.999, 1e-8, 0.0, dev};
   for (auto _ : st)
-    report_bandwidth(st, time_calls([&] { kc::adam_step(ctx().stream(), DType::F32, list.data(), int(list.size()), h); }),
+    report_bandwidth(st,
+                     time_calls([&] { kc::adam_step(ctx().stream(), DType::F32, list.data(), int(list.size()), h); }),
                      28.0 * total);
 }
 BENCHMARK(BM_Adam)->UseManualTime();
@@ -241,8 +248,9 @@ void BM_Gemm(benchmark::State& st) {
   const int64_t n = st.range(0);
   Floats a(n * n), b(n * n), c(n * n);
   for (auto _ : st)
-    report_flops(st, time_calls([&] { kc::gemm(ctx(), DType::F32, false, false, n, n, n, 1, a.f(), n, b.f(), n, 0, c.f(), n); }),
-                 2.0 * double(n) * double(n) * double(n));
+    report_flops(
+        st, time_calls([&] { kc::gemm(ctx(), DType::F32, false, false, n, n, n, 1, a.f(), n, b.f(), n, 0, c.f(), n); }),
+        2.0 * double(n) * double(n) * double(n));
 }
 BENCHMARK(BM_Gemm)->Arg(512)->Arg(2048)->UseManualTime();
 
@@ -254,7 +262,10 @@ ConvGeom dcgan32_geom(int64_t batch, int layer) {
     int64_t c, h, o, k, s, p;
   };
   // D: 3x32 -> 128x16 -> 256x8 -> 512x4 -> 1x1 (h = 128). G's convs are the same shapes reversed.
-  const L d[] = {{3, 32, 128, 4, 2, 1}, {128, 16, 256, 4, 2, 1}, {256, 8, 512, 4, 2, 1}, {512, 4, 1, 4, 1, 0},
+  const L d[] = {{3, 32, 128, 4, 2, 1},
+                 {128, 16, 256, 4, 2, 1},
+                 {256, 8, 512, 4, 2, 1},
+                 {512, 4, 1, 4, 1, 0},
                  {512, 4, 128, 4, 1, 0}};
   const L& l = d[layer];
   ConvGeom g;
@@ -303,11 +314,11 @@ void BM_ConvLeaky(benchmark::State& st) {
   const View yv = view(y.buf.get(), DType::F32, {g.n, g.o, g.oh, g.ow});
   ConvEpilogue leaky;
   leaky.act = Act::Leaky, leaky.slope = 0.2;
-  const std::function<void()> f = st.range(2) ? std::function<void()>([&] { kc::conv2d(ctx(), g, xv, wv, yv, leaky); })
-                                              : [&] {
-                                                  kc::conv2d(ctx(), g, xv, wv, yv);
-                                                  kc::unary(ctx().stream(), UnaryOp::LeakyRelu, 0.2, 0, yv, yv);
-                                                };
+  const std::function<void()> f =
+      st.range(2) ? std::function<void()>([&] { kc::conv2d(ctx(), g, xv, wv, yv, leaky); }) : [&] {
+        kc::conv2d(ctx(), g, xv, wv, yv);
+        kc::unary(ctx().stream(), UnaryOp::LeakyRelu, 0.2, 0, yv, yv);
+      };
   for (auto _ : st) report_flops(st, time_calls(f), 2.0 * double(g.n * g.o * g.oh * g.ow) * double(g.c * g.kh * g.kw));
   unsetenv("MMGAN_CONV");
 }

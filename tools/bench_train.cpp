@@ -35,7 +35,8 @@ void BM_TrainIteration(benchmark::State& st, const std::string& device, bool gra
     t.step();
     synchronize(d);
   }
-  st.counters["s/it"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  st.counters["s/it"] =
+      benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   if (graph && !t.replaying()) st.SkipWithError("the iterations were not replayed");
   t.check_finite();
 }

@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   clang libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev  # the fuzz build (tools/fuzz.sh)
+  clang-format                                 # tools/format.sh (CI checks the formatting)
   libgtest-dev libgmock-dev libbenchmark-dev   # tests and microbenchmarks
   libopenblas-dev libopenblas-openmp-dev        # CPU GEMM (the OpenMP build shares the engine's threads)
   nlohmann-json3-dev libcli11-dev libstb-dev   # safetensors headers, CLI, images

@@ -1,4 +1,4 @@
-#include "margins_command.h"
+#include "tools/margins_command.h"
 
 namespace mmgan::tools {
 
@@ -16,7 +16,9 @@ CLI::App* add_margins_command(CLI::App& app, lab::MarginLabOptions& o) {
   c->add_option("--steps", o.critic.steps, "training steps of each critic")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  c->add_option("--gan_iters", o.gan.iters, "iterations of each ring GAN")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--gan_iters", o.gan.iters, "iterations of each ring GAN")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   c->add_option("--grid", o.grid, "grid points per axis for the critics' values and gradients")
       ->check(CLI::Range(int64_t(2), int64_t(2001)))
       ->capture_default_str();

@@ -14,14 +14,13 @@
 #include <iostream>
 
 #include "engine/mmgan.h"
-#include "margins_command.h"
-#include "train_flags.h"
+#include "tools/margins_command.h"
+#include "tools/train_flags.h"
 #include "trainer/classifier_training.h"
 #include "trainer/commands.h"
 #include "trainer/fid.h"
 #include "trainer/run.h"
 #include "trainer/trainer.h"
-
 
 namespace {
 
@@ -40,7 +39,9 @@ int graph_command(const std::string& format, const std::string& norm, bool outer
   GradOptions opts;
   opts.create_graph = true;
   Tensor gx = grad({sum(c)}, {xhat}, {}, opts)[0];
-  const kernels::RowOp op = norm == "l1" ? kernels::RowOp::L1 : norm == "l2" ? kernels::RowOp::L2 : kernels::RowOp::LInf;
+  const kernels::RowOp op = norm == "l1"   ? kernels::RowOp::L1
+                            : norm == "l2" ? kernels::RowOp::L2
+                                           : kernels::RowOp::LInf;
   Tensor penalty = 20.0 * mean(relu(reduce_per_sample(gx, op) - 1.0));
   std::vector<Tensor> roots{penalty};
   if (outer) {
@@ -108,9 +109,10 @@ int main(int argc, char** argv) {
 
   tools::TrainFlags dump_flags;
   std::string dump_out;
-  auto* dump = app.add_subcommand(
-      "step-dump", "Run one iteration from the seed and write its inputs, parameters, losses and every gradient "
-                   "(official key names) as safetensors, to compare the engine with another framework");
+  auto* dump =
+      app.add_subcommand("step-dump",
+                         "Run one iteration from the seed and write its inputs, parameters, losses and every gradient "
+                         "(official key names) as safetensors, to compare the engine with another framework");
   tools::add_train_flags(dump, dump_flags);
   dump->add_option("--out", dump_out, "output .safetensors")->required();
 
@@ -145,8 +147,9 @@ int main(int argc, char** argv) {
   trainer::FidOptions stats_opts;
   std::string stats_out;
   auto* fid_stats = app.add_subcommand(
-      "fid-stats", "Write the feature statistics (float64 mean and covariance) of a data set, the reference of `mmgan "
-                   "fid` and `mmgan train --fid_every`. The data set is chosen with train's data flags");
+      "fid-stats",
+      "Write the feature statistics (float64 mean and covariance) of a data set, the reference of `mmgan "
+      "fid` and `mmgan train --fid_every`. The data set is chosen with train's data flags");
   tools::add_data_flags(fid_stats, stats_flags);
   fid_stats->add_option("--features", stats_opts.features, features_help)->capture_default_str();
   fid_stats->add_option("--feature_weights", stats_opts.feature_weights, weights_help);
@@ -158,13 +161,16 @@ int main(int argc, char** argv) {
   trainer::FidOptions fid_opts;
   std::string fid_ckpt, fid_ref;
   auto* fid = app.add_subcommand(
-      "fid", "The Fréchet distance (FID with Inception features) of a checkpoint's samples to statistics from "
-             "`mmgan fid-stats`, with the feature network those statistics were computed with");
+      "fid",
+      "The Fréchet distance (FID with Inception features) of a checkpoint's samples to statistics from "
+      "`mmgan fid-stats`, with the feature network those statistics were computed with");
   fid->add_option("--checkpoint", fid_ckpt, "checkpoint.safetensors (or best.safetensors) of a run")->required();
   fid->add_option("--stats", fid_ref, "reference statistics from `mmgan fid-stats`")->required();
   fid->add_option("--n", fid_opts.n, "number of samples (0: 50000, the FID convention)")->capture_default_str();
-  fid->add_option("--batch", fid_opts.batch_size, "samples per batch (0: the run's training batch size, which "
-                                                  "matters: G's BatchNorm uses batch statistics)")->capture_default_str();
+  fid->add_option("--batch", fid_opts.batch_size,
+                  "samples per batch (0: the run's training batch size, which "
+                  "matters: G's BatchNorm uses batch statistics)")
+      ->capture_default_str();
   fid->add_option("--seed", fid_opts.seed, "seed of z")->capture_default_str();
   fid->add_flag("--running_stats", fid_opts.running_stats, "G in eval mode (BatchNorm running statistics)");
   fid->add_option("--features", fid_opts.features, "must match the statistics (auto: take theirs)")

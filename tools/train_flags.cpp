@@ -1,5 +1,5 @@
 // Flag definitions of train_flags.h.
-#include "train_flags.h"
+#include "tools/train_flags.h"
 
 #include <cmath>
 #include <set>
@@ -9,11 +9,23 @@
 namespace mmgan::tools {
 
 namespace {
-const std::set<std::string> kBoolFlags = {
-    "--CIFAR10",        "--no_batch_norm_G",   "--no_batch_norm_D", "--spectral",      "--spectral_G",
-    "--grad_penalty",   "--no_grad_penalty",   "--grad_penalty_aug", "--fake_only",    "--real_only",
-    "--l1_margin",      "--linf_margin",       "--l1_margin_smoothmax", "--l1_margin_logsumexp", "--resample"};
-const std::set<std::string> kBoolValues = {"True", "False", "true", "false", "1", "0", "yes", "no", "on", "off", "t", "f"};
+const std::set<std::string> kBoolFlags = {"--CIFAR10",
+                                          "--no_batch_norm_G",
+                                          "--no_batch_norm_D",
+                                          "--spectral",
+                                          "--spectral_G",
+                                          "--grad_penalty",
+                                          "--no_grad_penalty",
+                                          "--grad_penalty_aug",
+                                          "--fake_only",
+                                          "--real_only",
+                                          "--l1_margin",
+                                          "--linf_margin",
+                                          "--l1_margin_smoothmax",
+                                          "--l1_margin_logsumexp",
+                                          "--resample"};
+const std::set<std::string> kBoolValues = {"True", "False", "true", "false", "1", "0",
+                                           "yes",  "no",    "on",   "off",   "t", "f"};
 }  // namespace
 
 std::vector<std::string> normalise_bool_args(int argc, char** argv) {
@@ -29,17 +41,20 @@ std::vector<std::string> normalise_bool_args(int argc, char** argv) {
 void add_data_flags(CLI::App* c, TrainFlags& f) {
   f.app = c;
   trainer::TrainConfig& g = f.cfg;
-  c->add_option("--dataset,--data", g.dataset, "fashion-mnist (default, from Debian's dataset-fashion-mnist), cifar10, folder")
+  c->add_option("--dataset,--data", g.dataset,
+                "fashion-mnist (default, from Debian's dataset-fashion-mnist), cifar10, folder")
       ->capture_default_str();
   c->add_option("--input_folder,--CIFAR10_input_folder", g.input_folder,
                 "data location: the Fashion-MNIST idx directory, a cifar-10-batches-bin directory or .bin file, or an "
                 "image folder");
   c->add_flag("--CIFAR10", f.cifar10, "use CIFAR-10 (same as --dataset cifar10)");
-  c->add_option("--image_size", g.image_size, "image size (DCGAN: 16, 32, 64, ...; standard CNN: 32)")->capture_default_str();
+  c->add_option("--image_size", g.image_size, "image size (DCGAN: 16, 32, 64, ...; standard CNN: 32)")
+      ->capture_default_str();
   c->add_option("--n_colors", g.n_colors, "colours (default: the data set's)");
   c->add_option("--centercrop", g.centercrop, "centre-crop image-folder images to this size first (0: none)")
       ->capture_default_str();
-  c->add_option("--fmnist_fit", g.fmnist_fit, "Fashion-MNIST 28x28 -> image size: pad or resize")->capture_default_str();
+  c->add_option("--fmnist_fit", g.fmnist_fit, "Fashion-MNIST 28x28 -> image size: pad or resize")
+      ->capture_default_str();
   c->add_option("--on_bad_image", g.on_bad_image, "unreadable image-folder files: skip (warn and count) or stop")
       ->capture_default_str();
 }
@@ -80,11 +95,13 @@ void add_train_flags(CLI::App* c, TrainFlags& f) {
   c->add_flag("--resample", g.resample, "fresh z (and real batch for relativistic losses) in the G step")
       ->capture_default_str();
   // Loss and penalty.
-  c->add_option("--loss_D,--loss", f.loss,
-                "GAN loss: official number or name: 1 sgan, 2 lsgan, 3 hinge, 4 wgan (penalty on), 11-13 ra*, 21-23 rc*, "
-                "31-33 rp*, 41-43 rp*-mvue")
+  c->add_option(
+       "--loss_D,--loss", f.loss,
+       "GAN loss: official number or name: 1 sgan, 2 lsgan, 3 hinge, 4 wgan (penalty on), 11-13 ra*, 21-23 rc*, "
+       "31-33 rp*, 41-43 rp*-mvue")
       ->capture_default_str();
-  c->add_flag("--grad_penalty", g.grad_penalty, "gradient penalty with any loss (default on; --grad_penalty=false: off)")
+  c->add_flag("--grad_penalty", g.grad_penalty,
+              "gradient penalty with any loss (default on; --grad_penalty=false: off)")
       ->capture_default_str();
   c->add_flag("--no_grad_penalty", g.no_grad_penalty, "no gradient penalty, even with WGAN");
   c->add_option("--penalty,--lambda", g.penalty.lambda, "penalty weight lambda")->capture_default_str();
@@ -130,23 +147,30 @@ void add_train_flags(CLI::App* c, TrainFlags& f) {
 trainer::TrainConfig finish_train_flags(TrainFlags& f) {
   trainer::TrainConfig c = f.cfg;
   if (f.cifar10) {
-    MMGAN_CHECK(c.dataset == "fashion-mnist" || c.dataset == "cifar10", "--CIFAR10 conflicts with --dataset ", c.dataset);
+    MMGAN_CHECK(c.dataset == "fashion-mnist" || c.dataset == "cifar10", "--CIFAR10 conflicts with --dataset ",
+                c.dataset);
     c.dataset = "cifar10";
   }
   c.loss = losses::parse_gan_loss(f.loss);
-  if (f.arch == "0" || f.arch == "dcgan") c.arch = 0;
-  else if (f.arch == "1" || f.arch == "cnn" || f.arch == "standard-cnn") c.arch = 1;
-  else MMGAN_FAIL("--arch: unknown architecture '", f.arch, "' (0/dcgan or 1/cnn)");
+  if (f.arch == "0" || f.arch == "dcgan")
+    c.arch = 0;
+  else if (f.arch == "1" || f.arch == "cnn" || f.arch == "standard-cnn")
+    c.arch = 1;
+  else
+    MMGAN_FAIL("--arch: unknown architecture '", f.arch, "' (0/dcgan or 1/cnn)");
   if (f.given("--lr")) {
-    MMGAN_CHECK(!f.given("--lr_D") && !f.given("--lr_G"), "--lr sets both learning rates: give it or --lr_D/--lr_G, "
+    MMGAN_CHECK(!f.given("--lr_D") && !f.given("--lr_G"),
+                "--lr sets both learning rates: give it or --lr_D/--lr_G, "
                 "not both");
     MMGAN_CHECK(std::isfinite(f.lr) && f.lr > 0, "--lr must be a positive finite number, got ", f.lr);
     c.lr_D = c.lr_G = f.lr;
   }
   MMGAN_CHECK(!(f.given("--grad_penalty") && f.given("--no_grad_penalty") && c.grad_penalty && c.no_grad_penalty),
               "--grad_penalty and --no_grad_penalty contradict each other");
-  const int margin_flags = int(f.l1_margin) + int(f.linf_margin) + int(f.l1_margin_smoothmax) + int(f.l1_margin_logsumexp);
-  MMGAN_CHECK(margin_flags <= 1, "--l1_margin, --linf_margin, --l1_margin_smoothmax and --l1_margin_logsumexp exclude "
+  const int margin_flags =
+      int(f.l1_margin) + int(f.linf_margin) + int(f.l1_margin_smoothmax) + int(f.l1_margin_logsumexp);
+  MMGAN_CHECK(margin_flags <= 1,
+              "--l1_margin, --linf_margin, --l1_margin_smoothmax and --l1_margin_logsumexp exclude "
               "each other");
   MMGAN_CHECK(margin_flags == 0 || f.gp_norm.empty(), "--gp-norm conflicts with the official margin flags");
   if (f.l1_margin) c.penalty.norm = losses::GpNorm::LInf;
@@ -157,11 +181,13 @@ trainer::TrainConfig finish_train_flags(TrainFlags& f) {
   if (!f.gp_form.empty()) c.penalty.form = losses::parse_gp_form(f.gp_form);
   c.penalty.reduction = losses::parse_gp_reduction(f.reduction);
   MMGAN_CHECK(!(f.real_only && f.fake_only), "--real_only and --fake_only exclude each other");
-  MMGAN_CHECK(!((f.real_only || f.fake_only) && !f.gp_where.empty()), "--gp-where conflicts with --real_only/--fake_only");
+  MMGAN_CHECK(!((f.real_only || f.fake_only) && !f.gp_where.empty()),
+              "--gp-where conflicts with --real_only/--fake_only");
   if (f.real_only) c.penalty.where = losses::GpWhere::Real;
   if (f.fake_only) c.penalty.where = losses::GpWhere::Fake;
   if (!f.gp_where.empty()) c.penalty.where = losses::parse_gp_where(f.gp_where);
-  MMGAN_CHECK(!(c.no_grad_penalty && c.penalty.augmented), "--grad_penalty_aug needs the penalty (drop --no_grad_penalty)");
+  MMGAN_CHECK(!(c.no_grad_penalty && c.penalty.augmented),
+              "--grad_penalty_aug needs the penalty (drop --no_grad_penalty)");
   c.resolve();
   return c;
 }
@@ -181,9 +207,10 @@ trainer::RunOptions resume_options(const TrainFlags& f, const std::string& resum
     bool ok = false;
     for (const std::string& k : keys)
       if (opt->check_name("--" + k)) ok = true, o.override_keys.push_back(k);
-    MMGAN_CHECK(ok, opt->get_name(), " cannot be given with --resume: the checkpoint's configuration is kept (only ",
-                "--n_iter, --print_every, --log_every, --margin_every, --save_every, --fid_every, --device and --graph ",
-                "may change)");
+    MMGAN_CHECK(
+        ok, opt->get_name(), " cannot be given with --resume: the checkpoint's configuration is kept (only ",
+        "--n_iter, --print_every, --log_every, --margin_every, --save_every, --fid_every, --device and --graph ",
+        "may change)");
   }
   o.overrides = f.cfg;
   if (resume_n_iter_given) {

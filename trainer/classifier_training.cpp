@@ -1,5 +1,5 @@
 // The training loop of classifier_training.h.
-#include "classifier_training.h"
+#include "trainer/classifier_training.h"
 
 #include <omp.h>
 
@@ -38,10 +38,10 @@ uint64_t shuffle_seed(int64_t seed) { return uint64_t(seed) ^ 0xD1B54A32D192ED03
 
 void check_split(const data::Labeled& d, const char* which) {
   const Shape want{1, nn::FmnistClassifier::kImageSize, nn::FmnistClassifier::kImageSize};
-  MMGAN_CHECK(d.images.sample_shape == want, "train-classifier: the ", which, " set ", d.images.source,
-              " has samples ", shape_str(d.images.sample_shape), ", the classifier needs ", shape_str(want));
-  MMGAN_CHECK(int64_t(d.labels.size()) == d.images.count, "train-classifier: the ", which, " set ",
-              d.images.source, " has ", d.images.count, " images but ", d.labels.size(), " labels");
+  MMGAN_CHECK(d.images.sample_shape == want, "train-classifier: the ", which, " set ", d.images.source, " has samples ",
+              shape_str(d.images.sample_shape), ", the classifier needs ", shape_str(want));
+  MMGAN_CHECK(int64_t(d.labels.size()) == d.images.count, "train-classifier: the ", which, " set ", d.images.source,
+              " has ", d.images.count, " images but ", d.labels.size(), " labels");
 }
 
 std::vector<uint8_t> pick(const std::vector<uint8_t>& labels, const std::vector<int64_t>& idx) {
@@ -92,8 +92,8 @@ double cosine_lr(double lr, int64_t t, int64_t total) {
 
 double classifier_accuracy(nn::FmnistClassifier& net, const data::Labeled& set, Device device, int64_t batch) {
   check_split(set, "evaluation");
-  MMGAN_CHECK(set.images.count > 0 && batch > 0, "classifier_accuracy: empty set ", set.images.source,
-              " or batch ", batch);
+  MMGAN_CHECK(set.images.count > 0 && batch > 0, "classifier_accuracy: empty set ", set.images.source, " or batch ",
+              batch);
   const ModeGuard keep(net);
   net.eval();
   NoGradGuard ng;
@@ -120,8 +120,8 @@ ClassifierResult train_classifier(const ClassifierConfig& cfg, const data::Label
   check_config(cfg);
   check_split(train, "training");
   check_split(test, "test");
-  MMGAN_CHECK(train.images.count >= cfg.batch_size, "train-classifier: the training set ", train.images.source,
-              " has ", train.images.count, " images, fewer than --batch_size ", cfg.batch_size);
+  MMGAN_CHECK(train.images.count >= cfg.batch_size, "train-classifier: the training set ", train.images.source, " has ",
+              train.images.count, " images, fewer than --batch_size ", cfg.batch_size);
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
   const Device device = Device::parse(cfg.device);
   (void)backend_for(device);  // fail before training when the device does not exist
@@ -175,8 +175,8 @@ ClassifierResult train_classifier(const ClassifierConfig& cfg, const data::Label
     ep.seconds = std::chrono::duration<double>(Clock::now() - te).count();
     r.epochs.push_back(ep);
     std::snprintf(line, sizeof line, "epoch %lld/%lld  loss %.4f  train acc %.2f%%  test acc %.2f%%  %.1f s\n",
-                  (long long)ep.epoch, (long long)cfg.epochs, ep.loss, 100 * ep.train_accuracy,
-                  100 * ep.test_accuracy, ep.seconds);
+                  (long long)ep.epoch, (long long)cfg.epochs, ep.loss, 100 * ep.train_accuracy, 100 * ep.test_accuracy,
+                  ep.seconds);
     log << line << std::flush;
   }
   net.eval();
@@ -186,8 +186,11 @@ ClassifierResult train_classifier(const ClassifierConfig& cfg, const data::Label
     SafeTensors st = net.state_dict();
     nlohmann::json history = nlohmann::json::array();
     for (const ClassifierEpoch& ep : r.epochs)
-      history.push_back({{"epoch", ep.epoch}, {"loss", ep.loss}, {"train_accuracy", ep.train_accuracy},
-                         {"test_accuracy", ep.test_accuracy}, {"seconds", ep.seconds}});
+      history.push_back({{"epoch", ep.epoch},
+                         {"loss", ep.loss},
+                         {"train_accuracy", ep.train_accuracy},
+                         {"test_accuracy", ep.test_accuracy},
+                         {"seconds", ep.seconds}});
     st.metadata["format"] = nn::FmnistClassifier::kFormat;
     st.metadata["feature_dim"] = std::to_string(nn::FmnistClassifier::kFeatureDim);
     st.metadata["classes"] = std::to_string(nn::FmnistClassifier::kClasses);
@@ -196,8 +199,9 @@ ClassifierResult train_classifier(const ClassifierConfig& cfg, const data::Label
     st.metadata["train_set"] = train.images.source + " (" + std::to_string(n) + " images)";
     st.metadata["recipe"] = to_json(cfg);
     st.metadata["optimizer"] = "Adam betas (0.9, 0.999), eps 1e-8, no weight decay; cross-entropy loss";
-    st.metadata["lr_schedule"] = "cosine per step: lr_t = lr (1 + cos(pi t / T)) / 2, t = 0 .. T-1, T = " +
-                                 std::to_string(total) + " (epochs x floor(train images / batch_size))";
+    st.metadata["lr_schedule"] =
+        "cosine per step: lr_t = lr (1 + cos(pi t / T)) / 2, t = 0 .. T-1, T = " + std::to_string(total) +
+        " (epochs x floor(train images / batch_size))";
     st.metadata["history"] = history.dump();
     st.metadata["steps"] = std::to_string(r.steps);
     st.metadata["seconds"] = exact_text(r.seconds);

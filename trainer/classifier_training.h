@@ -26,8 +26,8 @@ struct ClassifierConfig {
   double lr = 2e-3;          // Adam (0.9, 0.999), cosine-annealed from lr towards 0 over all steps
   int64_t seed = 0;          // initialisation and the shuffles
   std::string device = "cpu";
-  std::string out;           // the weight file; empty: not written
-  int threads = 0;           // OpenMP threads; 0: the OpenMP default (OMP_NUM_THREADS)
+  std::string out;  // the weight file; empty: not written
+  int threads = 0;  // OpenMP threads; 0: the OpenMP default (OMP_NUM_THREADS)
 };
 
 // Throws naming the flag when a value cannot be used.
@@ -38,7 +38,7 @@ std::string to_json(const ClassifierConfig& c);  // every value, for the weight 
 double cosine_lr(double lr, int64_t t, int64_t total);
 
 struct ClassifierEpoch {
-  int64_t epoch = 0;  // 1-based
+  int64_t epoch = 0;          // 1-based
   double loss = 0;            // mean training cross-entropy over the epoch's batches
   double train_accuracy = 0;  // on the training batches as they were trained on (train mode)
   double test_accuracy = 0;   // on the whole test set, eval mode

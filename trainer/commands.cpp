@@ -1,16 +1,17 @@
 // `mmgan sample` and `mmgan step-dump`, and loading a checkpoint's generator (commands.h).
-#include "commands.h"
+#include "trainer/commands.h"
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/random.h"
 #include "engine/safetensors.h"
 #include "models/networks.h"
-#include "memory_estimate.h"
-#include "trainer.h"
+#include "trainer/memory_estimate.h"
+#include "trainer/trainer.h"
 
 namespace mmgan::trainer {
 
-std::shared_ptr<nn::Module> generator_from_checkpoint(const std::string& checkpoint, Generator& init, TrainConfig* cfg) {
+std::shared_ptr<nn::Module> generator_from_checkpoint(const std::string& checkpoint, Generator& init,
+                                                      TrainConfig* cfg) {
   const SafeTensors st = load_safetensors(checkpoint);
   *cfg = checkpoint_config(st, checkpoint);
   const MemoryEstimate e = estimate_memory(*cfg);

@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "config.h"
-#include "trainer.h"
+#include "trainer/config.h"
+#include "trainer/trainer.h"
 #include "engine/random.h"
 #include "models/module.h"
 

@@ -1,5 +1,5 @@
 // TrainConfig: defaults, consistency checks and JSON (nlohmann_json) round trip.
-#include "config.h"
+#include "trainer/config.h"
 
 #include <algorithm>
 #include <cmath>
@@ -35,13 +35,13 @@ void check_run_name(const std::string& name) {
   MMGAN_CHECK(name.size() <= 200, "--run_name is ", name.size(), " characters long (at most 200)");
   MMGAN_CHECK(name != "." && name != "..", "--run_name '", name, "' is not a folder name");
   for (const char ch : name)
-    MMGAN_CHECK(ch != '/' && ch != '\\' && (unsigned char)(ch) >= 0x20 && ch != 0x7f, "--run_name must be one folder name "
-                "without '/', '\\' or control characters (it goes inside --output_folder), got '", name, "'");
+    MMGAN_CHECK(ch != '/' && ch != '\\' && (unsigned char)(ch) >= 0x20 && ch != 0x7f,
+                "--run_name must be one folder name "
+                "without '/', '\\' or control characters (it goes inside --output_folder), got '",
+                name, "'");
 }
 
-bool TrainConfig::penalty_on() const {
-  return !no_grad_penalty && (grad_penalty || losses::penalty_implied(loss));
-}
+bool TrainConfig::penalty_on() const { return !no_grad_penalty && (grad_penalty || losses::penalty_implied(loss)); }
 
 void TrainConfig::resolve() {
   const bool toy = dataset.rfind("toy-", 0) == 0;
@@ -57,17 +57,24 @@ void TrainConfig::resolve() {
     n_colors = 3;
   }
   MMGAN_CHECK(arch == 0 || arch == 1, "--arch must be 0 (DCGAN) or 1 (standard CNN), got ", arch);
-  MMGAN_CHECK(!toy, "--dataset ", dataset, ": the 2-d toy sets need an MLP architecture, which `mmgan train` does not "
+  MMGAN_CHECK(!toy, "--dataset ", dataset,
+              ": the 2-d toy sets need an MLP architecture, which `mmgan train` does not "
               "provide yet; use them through the library (data/toy.h)");
   if (leaky_slope < 0) leaky_slope = arch == 1 ? 0.1 : 0.2;
   MMGAN_CHECK(batch_size >= 2, "--batch_size must be >= 2 (BatchNorm and the penalty need a batch), got ", batch_size);
   MMGAN_CHECK(n_iter >= 1, "--n_iter must be >= 1, got ", n_iter);
   MMGAN_CHECK(Diters >= 1 && Giters >= 1, "--Diters and --Giters must be >= 1");
   // NaN fails every comparison, so each number is checked to be finite before its range.
-  const std::pair<const char*, double> numbers[] = {{"--lr_D", lr_D},         {"--lr_G", lr_G},     {"--beta1", beta1},
-                                                    {"--beta2", beta2},       {"--decay", decay},   {"--penalty", penalty.lambda},
-                                                    {"--weight_decay", weight_decay}, {"--rho", penalty.rho},
-                                                    {"--smoothmax", penalty.smoothmax}, {"--leaky_slope", leaky_slope}};
+  const std::pair<const char*, double> numbers[] = {{"--lr_D", lr_D},
+                                                    {"--lr_G", lr_G},
+                                                    {"--beta1", beta1},
+                                                    {"--beta2", beta2},
+                                                    {"--decay", decay},
+                                                    {"--penalty", penalty.lambda},
+                                                    {"--weight_decay", weight_decay},
+                                                    {"--rho", penalty.rho},
+                                                    {"--smoothmax", penalty.smoothmax},
+                                                    {"--leaky_slope", leaky_slope}};
   for (const auto& [flag, v] : numbers) MMGAN_CHECK(std::isfinite(v), flag, " must be a finite number, got ", v);
   MMGAN_CHECK(lr_D > 0 && lr_G > 0, "--lr_D and --lr_G must be positive, got ", lr_D, " and ", lr_G);
   MMGAN_CHECK(weight_decay >= 0, "--weight_decay must be >= 0, got ", weight_decay);
@@ -90,8 +97,8 @@ void TrainConfig::resolve() {
   MMGAN_CHECK(dtype == "float32" || dtype == "float64", "--dtype must be float32 or float64, got '", dtype, "'");
   MMGAN_CHECK(graph == "on" || graph == "off", "--graph must be on or off, got '", graph, "'");
   MMGAN_CHECK(fmnist_fit == "pad" || fmnist_fit == "resize", "--fmnist_fit must be pad or resize");
-  MMGAN_CHECK(fmnist_fit != "pad" || dataset != "fashion-mnist" || image_size == 32,
-              "--image_size ", image_size, " with Fashion-MNIST needs --fmnist_fit resize (padding gives 32x32)");
+  MMGAN_CHECK(fmnist_fit != "pad" || dataset != "fashion-mnist" || image_size == 32, "--image_size ", image_size,
+              " with Fashion-MNIST needs --fmnist_fit resize (padding gives 32x32)");
   MMGAN_CHECK(on_bad_image == "skip" || on_bad_image == "stop", "--on_bad_image must be skip or stop");
   penalty.enabled = penalty_on();
   nn::check_config(net());

@@ -40,13 +40,13 @@ struct TrainConfig {
 
   // Loss and penalty.
   losses::GanLoss loss = losses::GanLoss::Hinge;
-  bool grad_penalty = true;     // on for any loss; WGAN turns it on by itself
-  bool no_grad_penalty = false;  // off even for WGAN
+  bool grad_penalty = true;       // on for any loss; WGAN turns it on by itself
+  bool no_grad_penalty = false;   // off even for WGAN
   losses::PenaltyConfig penalty;  // lambda, norm, form, reduction, location, augmented, rho, smoothmax
 
   // Run.
   std::string output_folder = "runs";
-  std::string run_name;  // empty: <loss>-<norm>-<form>-seed<seed>-<n>
+  std::string run_name;        // empty: <loss>-<norm>-<form>-seed<seed>-<n>
   int64_t print_every = 500;   // sample grids
   int64_t log_every = 10;      // metrics lines
   int64_t margin_every = 100;  // pseudo-margins at real and fake samples

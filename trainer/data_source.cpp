@@ -3,7 +3,7 @@
 #include "data/fashion_mnist.h"
 #include "data/image_folder.h"
 #include "data/toy.h"
-#include "trainer.h"
+#include "trainer/trainer.h"
 
 namespace mmgan::trainer {
 
@@ -13,7 +13,8 @@ std::shared_ptr<const data::Dataset> load_dataset(const TrainConfig& c) {
       const std::string dir = c.input_folder.empty() ? data::kFashionMnistDir : c.input_folder;
       return std::make_shared<data::Dataset>(data::load_fashion_mnist(dir, true, c.image_size, c.fmnist_fit).images);
     }
-    if (c.dataset == "cifar10") return std::make_shared<data::Dataset>(data::load_cifar10(c.input_folder, c.image_size));
+    if (c.dataset == "cifar10")
+      return std::make_shared<data::Dataset>(data::load_cifar10(c.input_folder, c.image_size));
     if (c.dataset == "folder")
       return std::make_shared<data::Dataset>(
           data::load_image_folder(c.input_folder, c.image_size, c.n_colors, c.centercrop, c.on_bad_image));

@@ -1,5 +1,5 @@
 // The trainer's side of data parallelism (distributed.h).
-#include "distributed.h"
+#include "trainer/distributed.h"
 
 #include <filesystem>
 #include <fstream>
@@ -14,7 +14,7 @@
 #include "engine/ops.h"
 #include "engine/safetensors.h"
 #include "kernels/collective.h"
-#include "trainer.h"
+#include "trainer/trainer.h"
 
 namespace mmgan::trainer {
 
@@ -40,9 +40,9 @@ GradientReducer::GradientReducer(std::vector<Tensor> params, int64_t bucket_elem
   size_t first = 0;
   int64_t fill = 0;
   for (size_t i = 0; i < params_.size(); ++i) {
-    const bool fits = i == first || (fill + params_[i].numel() <= bucket_elems &&
-                                      params_[i].dtype() == params_[first].dtype() &&
-                                      params_[i].device() == params_[first].device());
+    const bool fits =
+        i == first || (fill + params_[i].numel() <= bucket_elems && params_[i].dtype() == params_[first].dtype() &&
+                       params_[i].device() == params_[first].device());
     if (!fits) {
       buckets_.emplace_back(first, i);
       first = i;
@@ -116,9 +116,9 @@ void follow() {
   Trainer t(config_from_json(config, "the configuration rank 0 sent"));
   if (!ckpt.empty()) {
     // Loaded from a private copy: this machine need not see rank 0's run folder.
-    const std::filesystem::path tmp = std::filesystem::temp_directory_path() /
-                                      ("mmgan-rank" + std::to_string(process_rank()) + "-" +
-                                       std::to_string(::getpid()) + ".safetensors");
+    const std::filesystem::path tmp =
+        std::filesystem::temp_directory_path() /
+        ("mmgan-rank" + std::to_string(process_rank()) + "-" + std::to_string(::getpid()) + ".safetensors");
     write_file_atomic(tmp.string(), ckpt);
     try {
       t.load_checkpoint(tmp.string());

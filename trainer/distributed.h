@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
+#include "trainer/config.h"
 #include "engine/tensor.h"
 
 namespace mmgan::trainer {

@@ -1,6 +1,6 @@
 // Reference statistics of data sets, statistics of generator samples, and the two fid commands
 // (fid.h).
-#include "fid.h"
+#include "trainer/fid.h"
 
 #include <chrono>
 #include <cstdio>
@@ -11,8 +11,8 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/random.h"
 #include "eval/fid.h"
-#include "commands.h"
-#include "trainer.h"
+#include "trainer/commands.h"
+#include "trainer/trainer.h"
 
 namespace mmgan::trainer {
 
@@ -101,8 +101,8 @@ double fid_command(const std::string& checkpoint, const std::string& stats_path,
   const eval::GaussianStats s = generator_stats(*G, cfg.z_size, cfg.net().dtype, device, *fx, n,
                                                 o.batch_size > 0 ? o.batch_size : cfg.batch_size, o.seed, true);
   const eval::FrechetResult r = eval::frechet_distance(s, ref);
-  std::cout << (kind == "inception" ? "FID " : "Fréchet distance (" + ref.features + ") ") << r.distance << "  ("
-            << n << " samples of " << checkpoint << " vs " << ref.count << " images of " << ref.source << ", "
+  std::cout << (kind == "inception" ? "FID " : "Fréchet distance (" + ref.features + ") ") << r.distance << "  (" << n
+            << " samples of " << checkpoint << " vs " << ref.count << " images of " << ref.source << ", "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s"
             << (r.used_eps_fallback ? "; covariance product singular: eps added, as pytorch-fid does" : "") << ")\n";
   return r.distance;

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "config.h"
+#include "trainer/config.h"
 #include "data/dataset.h"
 #include "eval/features.h"
 #include "eval/frechet.h"
@@ -35,8 +35,8 @@ struct FidOptions {
   int64_t n = 0;                  // images (fid-stats: 0 = the whole data set; fid: samples, default 50000)
   int64_t batch_size = 0;         // 0: 50 for data, the run's training batch size for samples
   std::string device = "cpu";
-  uint64_t seed = 0;              // of z (fid)
-  bool running_stats = false;     // fid: G in eval mode
+  uint64_t seed = 0;           // of z (fid)
+  bool running_stats = false;  // fid: G in eval mode
 };
 
 // `mmgan fid-stats`: statistics of data (the training flags' data set) written to out.

@@ -9,13 +9,13 @@
 
 #include "engine/error.h"
 #include "engine/safetensors.h"
-#include "trainer.h"
+#include "trainer/trainer.h"
 
 namespace mmgan::trainer {
 
 void save_image_grid(const Tensor& x, const std::string& png_path) {
-  MMGAN_CHECK(x.dim() == 4 && (x.size(1) == 1 || x.size(1) == 3), "save_image_grid: images must be [N, 1 or 3, H, W], got ",
-              x.str());
+  MMGAN_CHECK(x.dim() == 4 && (x.size(1) == 1 || x.size(1) == 3),
+              "save_image_grid: images must be [N, 1 or 3, H, W], got ", x.str());
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), pad = 2;
   const int64_t cols = std::min<int64_t>(8, n), rows = (n + 7) / 8;
   const int64_t gh = rows * (h + pad) + pad, gw = cols * (w + pad) + pad;
@@ -38,7 +38,9 @@ void save_image_grid(const Tensor& x, const std::string& png_path) {
   // Encoded in memory, then written atomically: a reader never sees half a PNG, and a failed write
   // leaves no temp file (write_file_atomic removes it).
   std::string png;
-  const auto append = [](void* to, void* data, int n) { static_cast<std::string*>(to)->append(static_cast<char*>(data), size_t(n)); };
+  const auto append = [](void* to, void* data, int n) {
+    static_cast<std::string*>(to)->append(static_cast<char*>(data), size_t(n));
+  };
   MMGAN_CHECK(stbi_write_png_to_func(append, &png, int(gw), int(gh), int(c), img.data(), int(gw * c)) != 0,
               "cannot encode the sample grid ", png_path);
   write_file_atomic(png_path, png);

@@ -1,5 +1,5 @@
 // estimate_memory and check_memory (memory_estimate.h).
-#include "memory_estimate.h"
+#include "trainer/memory_estimate.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -72,8 +72,8 @@ void check_memory(const MemoryEstimate& e, double available) {
   std::ostringstream parts;
   for (const MemoryPart& p : e.parts) parts << "; " << p.what << " " << human_bytes(p.bytes);
   MMGAN_FAIL(big.flags, ": ", big.what, " alone needs ", human_bytes(big.bytes), ", and the configuration at least ",
-             human_bytes(e.total()), ", more than the ", human_bytes(available), " of memory available (", parts.str().substr(2),
-             ")");
+             human_bytes(e.total()), ", more than the ", human_bytes(available), " of memory available (",
+             parts.str().substr(2), ")");
 }
 
 }  // namespace mmgan::trainer

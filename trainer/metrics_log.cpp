@@ -1,5 +1,5 @@
 // MetricsLog (metrics_log.h).
-#include "metrics_log.h"
+#include "trainer/metrics_log.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 // The loop of run.h. Metrics are one JSON object per line, flushed as written, so a crash keeps
 // everything up to the crash; resuming drops the lines after the checkpoint's iteration.
-#include "run.h"
+#include "trainer/run.h"
 
 #include <unistd.h>
 
@@ -16,14 +16,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "distributed.h"
+#include "trainer/distributed.h"
 #include "engine/distributed.h"
 #include "engine/safetensors.h"
-#include "fid.h"
-#include "memory_estimate.h"
-#include "metrics_log.h"
-#include "run_folder.h"
-#include "trainer.h"
+#include "trainer/fid.h"
+#include "trainer/memory_estimate.h"
+#include "trainer/metrics_log.h"
+#include "trainer/run_folder.h"
+#include "trainer/trainer.h"
 
 namespace mmgan::trainer {
 
@@ -48,8 +48,10 @@ std::string exact_short(double v) {
 std::string duration(double s) {
   char buf[32];
   const long t = long(s + 0.5);
-  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
   return buf;
 }
 
@@ -58,7 +60,8 @@ std::string duration(double s) {
 // and the best value so far, whose checkpoint is kept as best.safetensors.
 class FidTracker {
  public:
-  FidTracker(const TrainConfig& c, Trainer& t, const fs::path& dir, const MetricsLog& metrics) : c_(c), t_(t), dir_(dir) {
+  FidTracker(const TrainConfig& c, Trainer& t, const fs::path& dir, const MetricsLog& metrics)
+      : c_(c), t_(t), dir_(dir) {
     if (c.fid_every <= 0) return;
     const std::string kind = resolve_features(c.fid_features, t.dataset().sample_shape);
     fx_ = eval::make_feature_extractor(kind, c.fid_weights, Device::parse(c.device));
@@ -107,7 +110,8 @@ class FidTracker {
 };
 
 // The progress line: a bar on a terminal, one plain line per log otherwise.
-void print_progress(const TrainConfig& c, int64_t done, const StepStats& s, double rate, double sec_per_iter, bool tty) {
+void print_progress(const TrainConfig& c, int64_t done, const StepStats& s, double rate, double sec_per_iter,
+                    bool tty) {
   const double eta = double(c.n_iter - done) / std::max(rate, 1e-9);
   char line[256];
   if (tty) {
@@ -118,7 +122,8 @@ void print_progress(const TrainConfig& c, int64_t done, const StepStats& s, doub
                   duration(eta).c_str(), s.loss_D, s.loss_G, s.penalty);
     std::cout << line << std::flush;
   } else {
-    std::snprintf(line, sizeof line, "iter %lld/%lld  D %.4f  G %.4f  penalty %.4f  |grad| %.3f/%.3f  %.3f s/it  ETA %s",
+    std::snprintf(line, sizeof line,
+                  "iter %lld/%lld  D %.4f  G %.4f  penalty %.4f  |grad| %.3f/%.3f  %.3f s/it  ETA %s",
                   static_cast<long long>(done), static_cast<long long>(c.n_iter), s.loss_D, s.loss_G, s.penalty,
                   s.grad_norm_mean, s.grad_norm_max, sec_per_iter, duration(eta).c_str());
     std::cout << line << std::endl;

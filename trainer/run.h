@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
+#include "trainer/config.h"
 
 namespace mmgan::trainer {
 

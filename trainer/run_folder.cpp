@@ -1,5 +1,5 @@
 // RunFolder (run_folder.h): atomic creation, the flock owner lock, stale temp files.
-#include "run_folder.h"
+#include "trainer/run_folder.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

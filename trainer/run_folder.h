@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "config.h"
+#include "trainer/config.h"
 
 namespace mmgan::trainer {
 

@@ -1,5 +1,5 @@
 // The training iteration, checkpoints and sample grids of trainer.h.
-#include "trainer.h"
+#include "trainer/trainer.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -11,9 +11,9 @@
 #include "engine/backend.h"
 #include "engine/distributed.h"
 #include "engine/ops.h"
-#include "distributed.h"
-#include "fid.h"
-#include "memory_estimate.h"
+#include "trainer/distributed.h"
+#include "trainer/fid.h"
+#include "trainer/memory_estimate.h"
 #include "losses/gan_loss.h"
 #include "losses/gradient_penalty.h"
 #include "models/networks.h"
@@ -31,7 +31,8 @@ uint64_t data_seed(int64_t seed) { return uint64_t(seed) ^ 0xD1B54A32D192ED03ull
 uint64_t fid_seed(int64_t seed) { return uint64_t(seed) ^ 0x94D049BB133111EBull; }
 
 void set_grads(const std::vector<Tensor>& params, const std::vector<Tensor>& grads) {
-  for (size_t i = 0; i < params.size(); ++i) params[i].set_grad(grads[i].defined() ? grads[i].detach() : zeros_like(params[i]));
+  for (size_t i = 0; i < params.size(); ++i)
+    params[i].set_grad(grads[i].defined() ? grads[i].detach() : zeros_like(params[i]));
 }
 
 void add_optimizer(SafeTensors& st, const std::string& prefix, const nn::Module& m, Adam& opt) {
@@ -123,7 +124,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
     : cfg_(std::move(cfg)), device_(rank_device(cfg_.device)), rng_(noise_seed(cfg_.seed)) {
   cfg_.resolve();
   const int64_t local_batch = local_batch_size(cfg_.batch_size);  // before anything starts
-  (void)backend_for(device_);  // fail before loading data when the device does not exist
+  (void)backend_for(device_);           // fail before loading data when the device does not exist
   check_memory(estimate_memory(cfg_));  // refuse what cannot fit before allocating any of it
   dtype_ = cfg_.dtype == "float64" ? DType::F64 : DType::F32;
   data_ = dataset ? std::move(dataset) : load_dataset(cfg_);
@@ -133,8 +134,8 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
               " (check --image_size and --n_colors)");
   MMGAN_CHECK(data_->count >= cfg_.batch_size, "data set ", data_->name, " (", data_->source, ") has ", data_->count,
               " samples, fewer than --batch_size ", cfg_.batch_size);
-  real_ = std::make_unique<data::Prefetcher>(*data_, cfg_.batch_size, data_seed(cfg_.seed), 2, world_rank(),
-                                            world_size());
+  real_ =
+      std::make_unique<data::Prefetcher>(*data_, cfg_.batch_size, data_seed(cfg_.seed), 2, world_rank(), world_size());
 
   Generator init(init_seed(cfg_.seed));
   nn::NetConfig net = cfg_.net();
@@ -144,8 +145,10 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
   if (dtype_ != DType::F64) G_->to(dtype_), D_->to(dtype_);
   // Initialised on the CPU, then moved: a CUDA run starts from the same weights as a CPU run.
   G_->to(device_), D_->to(device_);
-  optD_ = std::make_unique<Adam>(D_->parameters(), AdamOptions{cfg_.lr_D, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
-  optG_ = std::make_unique<Adam>(G_->parameters(), AdamOptions{cfg_.lr_G, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
+  optD_ =
+      std::make_unique<Adam>(D_->parameters(), AdamOptions{cfg_.lr_D, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
+  optG_ =
+      std::make_unique<Adam>(G_->parameters(), AdamOptions{cfg_.lr_G, cfg_.beta1, cfg_.beta2, 1e-8, cfg_.weight_decay});
   reduce_D_ = std::make_unique<GradientReducer>(D_->parameters());
   reduce_G_ = std::make_unique<GradientReducer>(G_->parameters());
   z_test_ = randn({cfg_.n_samples, cfg_.z_size, 1, 1}, init, dtype_, device_);
@@ -279,9 +282,9 @@ void Trainer::compute(StepObserver& observer) {
   const Tensor none = zeros({1}, DType::F64, device_);
   const Tensor pen = constraint.defined() ? f64(constraint) : none;
   const Tensor d = f64(loss_D), g = f64(loss_G);
-  last_.copy_(concat({d, g, pen, grad_norm.defined() ? f64(mean(grad_norm)) : none,
-                      grad_norm.defined() ? f64(amax(grad_norm)) : none},
-                     0));
+  last_.copy_(concat(
+      {d, g, pen, grad_norm.defined() ? f64(mean(grad_norm)) : none, grad_norm.defined() ? f64(amax(grad_norm)) : none},
+      0));
   const Tensor vals = concat({d, pen, g}, 0);
   const Tensor fresh = rsub(1.0, lt(abs(sum(vals)), INFINITY)) * lt(bad_iter_, 0.0);  // 1: first non-finite
   bad_iter_.copy_(where(fresh, iter_dev_, bad_iter_));
@@ -309,10 +312,12 @@ std::pair<double, double> Trainer::margins() {
   const LocalScope alone;  // rank 0's metric, computed as one process would
   const BufferSnapshot keep_d(*D_), keep_g(*G_);
   // Batches from their own streams, so the metric never moves the training data or noise.
-  const Tensor x = data_->gather(data::BatchSampler(data_->count, cfg_.batch_size, data_seed(cfg_.seed) + 1)
-                                     .indices(uint64_t(iteration_)))
-                       .to(device_)
-                       .to(dtype_);
+  const Tensor x =
+      data_
+          ->gather(
+              data::BatchSampler(data_->count, cfg_.batch_size, data_seed(cfg_.seed) + 1).indices(uint64_t(iteration_)))
+          .to(device_)
+          .to(dtype_);
   Tensor fake;
   {
     NoGradGuard ng;

@@ -21,8 +21,8 @@
 #include <memory>
 #include <string>
 
-#include "config.h"
-#include "distributed.h"
+#include "trainer/config.h"
+#include "trainer/distributed.h"
 #include "data/dataset.h"
 #include "data/sampler.h"
 #include "engine/capture.h"
@@ -39,7 +39,7 @@ namespace mmgan::trainer {
 // What the last iteration produced (the last D and G step of it), read from the device.
 struct StepStats {
   double loss_D = 0, loss_G = 0;
-  double penalty = 0;  // the reduced constraint (before lambda)
+  double penalty = 0;                            // the reduced constraint (before lambda)
   double grad_norm_mean = 0, grad_norm_max = 0;  // penalised norm at xhat (0 without a penalty)
 };
 
@@ -54,11 +54,11 @@ class Trainer;
 // a no-op by default, so the step itself reads as the official iteration and nothing else.
 class StepObserver {
  public:
-  struct CriticStep {  // one D step, after its gradients, before Adam
+  struct CriticStep {                                              // one D step, after its gradients, before Adam
     const Tensor &x_real, &z, &u, &loss, &penalty, &penalty_term;  // u, penalty: undefined without a penalty
-    const std::vector<Tensor>& grads;                             // D's parameter gradients
+    const std::vector<Tensor>& grads;                              // D's parameter gradients
   };
-  struct GeneratorStep {  // one G step, after its gradients, before Adam
+  struct GeneratorStep {              // one G step, after its gradients, before Adam
     const Tensor &z, &x_real, &loss;  // x_real: undefined unless the loss is relativistic
     const std::vector<Tensor>& grads;
   };
@@ -113,7 +113,7 @@ class Trainer {
   const data::Dataset& dataset() const { return *data_; }
 
  private:
-  void stage_inputs();  // the next real batches into real_in_ (host work, before the computation)
+  void stage_inputs();                   // the next real batches into real_in_ (host work, before the computation)
   void compute(StepObserver& observer);  // the iteration itself: device work only
   Tensor noise(int64_t n);
   Tensor critic(const Tensor& x);
@@ -131,10 +131,10 @@ class Trainer {
   Tensor z_test_;
   Tensor lagrange_;  // float64 scalar: the augmented Lagrangian's multiplier (starts at lambda, as the official code)
   std::vector<Tensor> real_in_;  // the iteration's real batches (D steps, then relativistic G steps)
-  Tensor iter_dev_;   // float64 scalar: the iteration count, on the device
-  Tensor bad_iter_;   // float64 scalar: the first iteration with a non-finite loss, or -1
-  Tensor bad_vals_;   // float64 [3]: its D loss, penalty and G loss
-  Tensor last_;       // float64 [5]: the last iteration's loss_D, loss_G, penalty, grad norm mean and max
+  Tensor iter_dev_;              // float64 scalar: the iteration count, on the device
+  Tensor bad_iter_;              // float64 scalar: the first iteration with a non-finite loss, or -1
+  Tensor bad_vals_;              // float64 [3]: its D loss, penalty and G loss
+  Tensor last_;                  // float64 [5]: the last iteration's loss_D, loss_G, penalty, grad norm mean and max
   std::unique_ptr<CapturedStep> captured_;
   bool warmed_ = false;  // an iteration ran eagerly in this process (so a capture may follow)
   int64_t iteration_ = 0;

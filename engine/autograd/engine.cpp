@@ -1,16 +1,16 @@
 // The backward engine: dependency counting over the reachable graph, then nodes in reverse
 // creation order (a valid topological order, since a node is created after its inputs).
-#include "engine.h"
+#include "engine/autograd/engine.h"
 
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "../error.h"
-#include "../ops.h"
-#include "grad_mode.h"
-#include "node.h"
-#include "recording.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/autograd/recording.h"
 
 namespace mmgan {
 namespace {
@@ -31,8 +31,8 @@ void accumulate(std::vector<Tensor>& buffer, uint32_t slot, const Tensor& g) {
 }
 
 // Runs the graph. With targets (grad mode) returns the gradient captured at each target edge.
-std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
-                        bool retain_graph, bool create_graph, const std::vector<Edge>* targets) {
+std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, bool retain_graph,
+                        bool create_graph, const std::vector<Edge>* targets) {
   MMGAN_CHECK(!outputs.empty(), "backward: no outputs given");
   MMGAN_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "backward: ", outputs.size(),
               " outputs but ", grad_outputs.size(), " grad_outputs");

@@ -9,7 +9,7 @@
 #pragma once
 #include <vector>
 
-#include "../tensor.h"
+#include "engine/tensor.h"
 
 namespace mmgan {
 

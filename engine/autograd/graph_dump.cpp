@@ -1,10 +1,10 @@
-#include "graph_dump.h"
+#include "engine/autograd/graph_dump.h"
 
 #include <algorithm>
 #include <sstream>
 #include <unordered_set>
 
-#include "node.h"
+#include "engine/autograd/node.h"
 
 namespace mmgan {
 namespace {
@@ -67,8 +67,8 @@ std::string graph_to_dot(const std::vector<Tensor>& roots) {
   os << "digraph mmgan {\n  rankdir=BT;\n  node [shape=box, style=filled, fontname=\"monospace\"];\n";
   for (Node* n : collect(roots)) {
     const int o = std::min(n->order(), 3);
-    os << "  n" << n->sequence_nr() << " [label=\"" << label(n) << "\\n" << shapes(n) << "\", fillcolor=" << colours[o]
-       << "];\n";
+    os << "  n" << n->sequence_nr() << " [label=\"" << label(n) << "\\n"
+       << shapes(n) << "\", fillcolor=" << colours[o] << "];\n";
     for (const Edge& e : n->next_edges)
       if (e.valid()) os << "  n" << e.fn->sequence_nr() << " -> n" << n->sequence_nr() << ";\n";
   }

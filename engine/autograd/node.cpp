@@ -1,11 +1,11 @@
-#include "node.h"
+#include "engine/autograd/node.h"
 
 #include <limits>
 
-#include "../error.h"
-#include "../ops.h"
-#include "grad_mode.h"
-#include "recording.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/recording.h"
 
 namespace mmgan {
 
@@ -60,8 +60,8 @@ std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grads, const std::
               "'): its saved tensors were freed; pass retain_graph=true to the first backward/grad");
   BackwardContext ctx(*this, grads, needed);
   std::vector<Tensor> out = fn_(ctx);
-  MMGAN_CHECK(out.size() == next_edges.size(), "backward of '", name(), "' returned ", out.size(),
-              " gradients for ", next_edges.size(), " inputs");
+  MMGAN_CHECK(out.size() == next_edges.size(), "backward of '", name(), "' returned ", out.size(), " gradients for ",
+              next_edges.size(), " inputs");
   for (size_t i = 0; i < out.size(); ++i)
     if (!needed[i]) out[i] = Tensor();
   return out;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "../tensor.h"
+#include "engine/tensor.h"
 
 namespace mmgan {
 
@@ -131,8 +131,8 @@ Edge gradient_edge(const Tensor& t);
 class Recorder {
  public:
   explicit Recorder(const char* name);
-  Recorder& input(const Tensor& t);   // a differentiable input, in the order the formula returns
-  Recorder& save(const Tensor& t);    // saved by reference (inputs, or constants)
+  Recorder& input(const Tensor& t);     // a differentiable input, in the order the formula returns
+  Recorder& save(const Tensor& t);      // saved by reference (inputs, or constants)
   Recorder& save_output(size_t i = 0);  // output i, saved without a reference cycle
   Tensor finish(Tensor out, BackwardFn fn);
   std::vector<Tensor> finish(std::vector<Tensor> outs, BackwardFn fn);

@@ -27,11 +27,11 @@
 // tests/test_models.cpp.
 #include <cmath>
 
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
-#include "../distributed.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/distributed.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 
@@ -108,7 +108,8 @@ std::vector<Tensor> batch_norm_backward_op(const Tensor& x, const Tensor& w, con
   }
   Recorder r("batch_norm2d_backward");
   r.input(x).input(w).input(g).save(x).save(w).save(g).save(y.defined() ? y.detach() : Tensor());
-  return r.finish({gx, gw, gb}, [eps, slope](BackwardContext& bc) { return batch_norm_double_backward(bc, eps, slope); });
+  return r.finish({gx, gw, gb},
+                  [eps, slope](BackwardContext& bc) { return batch_norm_double_backward(bc, eps, slope); });
 }
 
 // The batch statistics of xd (x detached and contiguous) as [1, C, 1, 1] constants: mean, biased
@@ -158,9 +159,8 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, const
   r.input(x).input(w).input(b).save(x).save(w).save(mu).save(invstd);
   if (act) r.save_output();
   return r.finish(y, [eps, act, slope](BackwardContext& c) {
-    const std::vector<Tensor> d = batch_norm_backward_op(c.saved(0), c.saved(1), c.grad(),
-                                                         act ? c.saved(4).detach() : Tensor(), c.saved(2),
-                                                         c.saved(3), eps, slope);
+    const std::vector<Tensor> d = batch_norm_backward_op(
+        c.saved(0), c.saved(1), c.grad(), act ? c.saved(4).detach() : Tensor(), c.saved(2), c.saved(3), eps, slope);
     return grads({c.needs(0) ? d[0] : Tensor(), c.needs(1) ? d[1] : Tensor(), c.needs(2) ? d[2] : Tensor()});
   });
 }
@@ -190,7 +190,6 @@ Tensor batch_norm_train_synced(const Tensor& x, const Tensor& w, const Tensor& b
   }
   return y;
 }
-
 
 }  // namespace
 
@@ -241,8 +240,7 @@ std::vector<Tensor> batch_norm2d_backward(const Tensor& x, const Tensor& weight,
               "batch_norm2d_backward: training needs more than one value per channel, got input ", x.str());
   check_channel_vector("weight", weight, x);
   detail::check_same("batch_norm2d_backward", x, grad);
-  MMGAN_CHECK(grad.shape() == x.shape(), "batch_norm2d_backward: grad ", grad.str(), " does not match input ",
-              x.str());
+  MMGAN_CHECK(grad.shape() == x.shape(), "batch_norm2d_backward: grad ", grad.str(), " does not match input ", x.str());
   if (act_output.defined()) {
     detail::check_same("batch_norm2d_backward", x, act_output);
     MMGAN_CHECK(act_output.shape() == x.shape(), "batch_norm2d_backward: act_output ", act_output.str(),

@@ -7,11 +7,11 @@
 // gradients through them, as synchronized BatchNorm's under a gradient penalty, are exact to any
 // order. In one process (or a LocalScope) every collective is the identity and records nothing.
 // Checked by tests/test_collective.cpp (gradcheck and gradgradcheck inside a multi-rank run).
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
-#include "../distributed.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/distributed.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 
@@ -32,8 +32,11 @@ Tensor all_reduce(const Tensor& x, ReduceOp op) {
     return Recorder("all_reduce_sum").input(x).finish(all_reduce_raw(x, op), [](BackwardContext& c) {
       return grads({all_reduce(c.grad(), ReduceOp::Sum)});
     });
-  return Recorder("all_reduce_max").input(x).save(x).save_output().finish(
-      all_reduce_raw(x, op), [](BackwardContext& c) {
+  return Recorder("all_reduce_max")
+      .input(x)
+      .save(x)
+      .save_output()
+      .finish(all_reduce_raw(x, op), [](BackwardContext& c) {
         const Tensor mask = eq(c.saved(0).detach(), c.saved(1).detach());
         const Tensor ties = all_reduce_raw(mask, ReduceOp::Sum);  // a constant, like the mask
         return grads({all_reduce(c.grad(), ReduceOp::Sum) * (mask / ties)});

@@ -9,10 +9,10 @@
 // from its saved output, before the same three formulas.
 // Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch parity) and the network parity
 // tests (tests/test_models.cpp).
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 
@@ -62,8 +62,8 @@ Tensor conv_transpose_raw(const Tensor& x, const Tensor& w, int64_t out_h, int64
   const int64_t kh = w.size(2), kw = w.size(3);
   const int64_t min_h = (x.size(2) - 1) * p.stride_h - 2 * p.pad_h + kh;
   const int64_t min_w = (x.size(3) - 1) * p.stride_w - 2 * p.pad_w + kw;
-  MMGAN_CHECK(out_h >= min_h && out_h < min_h + p.stride_h && out_w >= min_w && out_w < min_w + p.stride_w && out_h > 0 &&
-                  out_w > 0,
+  MMGAN_CHECK(out_h >= min_h && out_h < min_h + p.stride_h && out_w >= min_w && out_w < min_w + p.stride_w &&
+                  out_h > 0 && out_w > 0,
               op, ": output size ", out_h, "x", out_w, " is impossible for input ", x.str(), " and weight ", w.str(),
               " (allowed: ", min_h, "..", min_h + p.stride_h - 1, " x ", min_w, "..", min_w + p.stride_w - 1, ")");
   // The conv2d this is the input-adjoint of: [N, C_out, out_h, out_w] -> [N, C_in, H, W].
@@ -154,10 +154,10 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, ConvP
                         int64_t output_padding_w) {
   const char* op = "conv_transpose2d";
   check_operands(op, x, w);
-  MMGAN_CHECK(output_padding_h >= 0 && output_padding_h < p.stride_h && output_padding_w >= 0 &&
-                  output_padding_w < p.stride_w,
-              op, ": output_padding ", output_padding_h, "x", output_padding_w, " must be in [0, stride) (stride ",
-              p.stride_h, "x", p.stride_w, ")");
+  MMGAN_CHECK(
+      output_padding_h >= 0 && output_padding_h < p.stride_h && output_padding_w >= 0 && output_padding_w < p.stride_w,
+      op, ": output_padding ", output_padding_h, "x", output_padding_w, " must be in [0, stride) (stride ", p.stride_h,
+      "x", p.stride_w, ")");
   const int64_t oh = (x.size(2) - 1) * p.stride_h - 2 * p.pad_h + w.size(2) + output_padding_h;
   const int64_t ow = (x.size(3) - 1) * p.stride_w - 2 * p.pad_w + w.size(3) + output_padding_w;
   return conv_transpose2d_to(x, w, oh, ow, b, p);

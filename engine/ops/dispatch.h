@@ -1,8 +1,8 @@
 // Internal helpers shared by the op files: run a kernel through the tensor's backend.
 #pragma once
-#include "../backend.h"
-#include "../error.h"
-#include "../tensor.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "engine/tensor.h"
 
 namespace mmgan::detail {
 

@@ -1,9 +1,9 @@
 // Elementwise ops. Each op: the forward kernel call, then its backward formula in engine ops.
 // Checked by tests/test_ops.cpp: gradcheck and gradgradcheck in float64 for every op.
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 namespace detail {
@@ -61,30 +61,26 @@ Tensor mask_unary(UnaryOp op, const Tensor& x, double a, double b = 0) { return 
 
 // -x                                  dx = -g
 Tensor neg(const Tensor& x) {
-  return Recorder("neg").input(x).finish(run_unary(UnaryOp::Neg, x), [](BackwardContext& c) {
-    return grads({neg(c.grad())});
-  });
+  return Recorder("neg").input(x).finish(run_unary(UnaryOp::Neg, x),
+                                         [](BackwardContext& c) { return grads({neg(c.grad())}); });
 }
 
 // y = e^x                             dx = g y
 Tensor exp(const Tensor& x) {
-  return Recorder("exp").input(x).save_output().finish(run_unary(UnaryOp::Exp, x), [](BackwardContext& c) {
-    return grads({c.grad() * c.saved(0)});
-  });
+  return Recorder("exp").input(x).save_output().finish(
+      run_unary(UnaryOp::Exp, x), [](BackwardContext& c) { return grads({c.grad() * c.saved(0)}); });
 }
 
 // log x                               dx = g / x
 Tensor log(const Tensor& x) {
-  return Recorder("log").input(x).save(x).finish(run_unary(UnaryOp::Log, x), [](BackwardContext& c) {
-    return grads({c.grad() / c.saved(0)});
-  });
+  return Recorder("log").input(x).save(x).finish(run_unary(UnaryOp::Log, x),
+                                                 [](BackwardContext& c) { return grads({c.grad() / c.saved(0)}); });
 }
 
 // |x|                                 dx = g sign(x)
 Tensor abs(const Tensor& x) {
-  return Recorder("abs").input(x).save(x).finish(run_unary(UnaryOp::Abs, x), [](BackwardContext& c) {
-    return grads({c.grad() * sign(c.saved(0))});
-  });
+  return Recorder("abs").input(x).save(x).finish(
+      run_unary(UnaryOp::Abs, x), [](BackwardContext& c) { return grads({c.grad() * sign(c.saved(0))}); });
 }
 
 // sign(x): piecewise constant, so no history.
@@ -92,24 +88,23 @@ Tensor sign(const Tensor& x) { return mask_unary(UnaryOp::Sign, x, 0); }
 
 // y = sqrt(x)                         dx = g / (2 y)
 Tensor sqrt(const Tensor& x) {
-  return Recorder("sqrt").input(x).save_output().finish(run_unary(UnaryOp::Sqrt, x), [](BackwardContext& c) {
-    return grads({c.grad() / (2.0 * c.saved(0))});
-  });
+  return Recorder("sqrt").input(x).save_output().finish(
+      run_unary(UnaryOp::Sqrt, x), [](BackwardContext& c) { return grads({c.grad() / (2.0 * c.saved(0))}); });
 }
 
 // x^2                                 dx = 2 g x
 Tensor square(const Tensor& x) {
-  return Recorder("square").input(x).save(x).finish(run_unary(UnaryOp::Square, x), [](BackwardContext& c) {
-    return grads({2.0 * c.grad() * c.saved(0)});
-  });
+  return Recorder("square").input(x).save(x).finish(
+      run_unary(UnaryOp::Square, x), [](BackwardContext& c) { return grads({2.0 * c.grad() * c.saved(0)}); });
 }
 
 // y = 1/x                             dx = -g y^2
 Tensor reciprocal(const Tensor& x) {
-  return Recorder("reciprocal").input(x).save_output().finish(run_unary(UnaryOp::Reciprocal, x),
-                                                              [](BackwardContext& c) {
-                                                                return grads({-c.grad() * square(c.saved(0))});
-                                                              });
+  return Recorder("reciprocal")
+      .input(x)
+      .save_output()
+      .finish(run_unary(UnaryOp::Reciprocal, x),
+              [](BackwardContext& c) { return grads({-c.grad() * square(c.saved(0))}); });
 }
 
 // x^p                                 dx = g p x^(p-1)   (0 for p = 0)
@@ -137,19 +132,19 @@ Tensor relu(const Tensor& x) {
 
 // x > 0 ? x : a x                     dx = g (x > 0 ? 1 : a)
 Tensor leaky_relu(const Tensor& x, double slope) {
-  return Recorder("leaky_relu").input(x).save(x).finish(run_unary(UnaryOp::LeakyRelu, x, slope),
-                                                        [slope](BackwardContext& c) {
-                                                          return grads({c.grad() * leaky_relu_mask(c.saved(0), slope)});
-                                                        });
+  return Recorder("leaky_relu")
+      .input(x)
+      .save(x)
+      .finish(run_unary(UnaryOp::LeakyRelu, x, slope),
+              [slope](BackwardContext& c) { return grads({c.grad() * leaky_relu_mask(c.saved(0), slope)}); });
 }
 
 Tensor leaky_relu_mask(const Tensor& x, double slope) { return mask_unary(UnaryOp::LeakyMask, x, slope); }
 
 // y = tanh x                          dx = g (1 - y^2)
 Tensor tanh(const Tensor& x) {
-  return Recorder("tanh").input(x).save_output().finish(run_unary(UnaryOp::Tanh, x), [](BackwardContext& c) {
-    return grads({c.grad() * (1.0 - square(c.saved(0)))});
-  });
+  return Recorder("tanh").input(x).save_output().finish(
+      run_unary(UnaryOp::Tanh, x), [](BackwardContext& c) { return grads({c.grad() * (1.0 - square(c.saved(0)))}); });
 }
 
 // y = 1 / (1 + e^-x)                  dx = g y (1 - y)
@@ -197,8 +192,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   return Recorder("mul").input(a).input(b).save(a).save(b).finish(
       run_binary(BinaryOp::Mul, "mul", a, b), [sa = a.shape(), sb = b.shape()](BackwardContext& c) {
         Tensor g = c.grad();
-        return grads({c.needs(0) ? sum_to(g * c.saved(1), sa) : Tensor(),
-                      c.needs(1) ? sum_to(g * c.saved(0), sb) : Tensor()});
+        return grads(
+            {c.needs(0) ? sum_to(g * c.saved(1), sa) : Tensor(), c.needs(1) ? sum_to(g * c.saved(0), sb) : Tensor()});
       });
 }
 
@@ -218,7 +213,8 @@ Tensor extremum(BinaryOp op, const char* name, const Tensor& a, const Tensor& b)
   return Recorder(name).input(a).input(b).save(a).save(b).finish(
       run_binary(op, name, a, b), [op, name, sa = a.shape(), sb = b.shape()](BackwardContext& c) {
         Tensor x = c.saved(0).detach(), y = c.saved(1).detach();
-        Tensor wins = op == BinaryOp::Maximum ? run_binary(BinaryOp::Gt, name, x, y) : run_binary(BinaryOp::Gt, name, y, x);
+        Tensor wins =
+            op == BinaryOp::Maximum ? run_binary(BinaryOp::Gt, name, x, y) : run_binary(BinaryOp::Gt, name, y, x);
         Tensor wa = wins + 0.5 * run_binary(BinaryOp::Eq, name, x, y);  // constant weight of a
         Tensor g = c.grad();
         return grads({c.needs(0) ? sum_to(g * wa, sa) : Tensor(), c.needs(1) ? sum_to(g * (1.0 - wa), sb) : Tensor()});
@@ -258,11 +254,14 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor y = empty(out_shape, a.dtype(), a.device());
   detail::backend_of(a).where(detail::broadcast_view(cond, out_shape), detail::broadcast_view(a, out_shape),
                               detail::broadcast_view(b, out_shape), y.view());
-  return Recorder("where").input(a).input(b).save(cond.detach()).finish(
-      y, [sa = a.shape(), sb = b.shape()](BackwardContext& c) {
+  return Recorder("where")
+      .input(a)
+      .input(b)
+      .save(cond.detach())
+      .finish(y, [sa = a.shape(), sb = b.shape()](BackwardContext& c) {
         Tensor g = c.grad(), m = c.saved(0), z = zeros({}, g.dtype(), g.device());
-        return grads({c.needs(0) ? sum_to(where(m, g, z), sa) : Tensor(),
-                      c.needs(1) ? sum_to(where(m, z, g), sb) : Tensor()});
+        return grads(
+            {c.needs(0) ? sum_to(where(m, g, z), sa) : Tensor(), c.needs(1) ? sum_to(where(m, z, g), sb) : Tensor()});
       });
 }
 

@@ -1,9 +1,9 @@
 // Matrix products. C = A B with A [m, k], B [k, n]; transposed views go to GEMM as transpose
 // flags, without copies.     dA = g B^T,  dB = A^T g
 // Checked by tests/test_ops.cpp (gradcheck, gradgradcheck) and the PyTorch parity tests.
-#include "../autograd/node.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/node.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 
@@ -25,20 +25,21 @@ GemmOperand gemm_operand(const Tensor& x) {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same("matmul", a, b);
-  MMGAN_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "matmul: shapes ", shape_str(a.shape()),
-              " and ", shape_str(b.shape()), " do not multiply");
+  MMGAN_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "matmul: shapes ", shape_str(a.shape()), " and ",
+              shape_str(b.shape()), " do not multiply");
   const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
   Tensor y = empty({m, n}, a.dtype(), a.device());
   if (k == 0) {
     y.fill_(0.0);
   } else if (m > 0 && n > 0) {
     const GemmOperand A = gemm_operand(a), B = gemm_operand(b);
-    detail::backend_of(a).gemm(a.dtype(), A.trans, B.trans, m, n, k, 1.0, A.t.view().data, A.ld, B.t.view().data,
-                               B.ld, 0.0, y.view().data, n);
+    detail::backend_of(a).gemm(a.dtype(), A.trans, B.trans, m, n, k, 1.0, A.t.view().data, A.ld, B.t.view().data, B.ld,
+                               0.0, y.view().data, n);
   }
   return Recorder("matmul").input(a).input(b).save(a).save(b).finish(y, [](BackwardContext& c) {
     Tensor g = c.grad();
-    return grads({c.needs(0) ? matmul(g, c.saved(1).t()) : Tensor(), c.needs(1) ? matmul(c.saved(0).t(), g) : Tensor()});
+    return grads(
+        {c.needs(0) ? matmul(g, c.saved(1).t()) : Tensor(), c.needs(1) ? matmul(c.saved(0).t(), g) : Tensor()});
   });
 }
 

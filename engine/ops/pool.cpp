@@ -10,9 +10,9 @@
 //     z = G_x^T g    dg = G_x gz          w = G_x v       dv = G_x^T gw
 // Checked by tests/test_ops.cpp: gradcheck, gradgradcheck, float32 against float64, CUDA against
 // the CPU, PyTorch parity, and ties going to the first maximum as in PyTorch.
-#include "../autograd/node.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/node.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 
@@ -29,9 +29,8 @@ PoolGeom fixed_geom(const char* op, const Tensor& x, const PoolParams& p, bool c
   check_input(op, x);
   MMGAN_CHECK(p.kernel_h >= 1 && p.kernel_w >= 1, op, ": kernel size must be >= 1, got ", p.kernel_h, "x", p.kernel_w);
   MMGAN_CHECK(p.stride_h >= 1 && p.stride_w >= 1, op, ": stride must be >= 1, got ", p.stride_h, "x", p.stride_w);
-  MMGAN_CHECK(p.pad_h >= 0 && p.pad_w >= 0 && 2 * p.pad_h <= p.kernel_h && 2 * p.pad_w <= p.kernel_w, op,
-              ": padding ", p.pad_h, "x", p.pad_w, " must be >= 0 and at most half the kernel ", p.kernel_h, "x",
-              p.kernel_w);
+  MMGAN_CHECK(p.pad_h >= 0 && p.pad_w >= 0 && 2 * p.pad_h <= p.kernel_h && 2 * p.pad_w <= p.kernel_w, op, ": padding ",
+              p.pad_h, "x", p.pad_w, " must be >= 0 and at most half the kernel ", p.kernel_h, "x", p.kernel_w);
   MMGAN_CHECK(x.size(2) + 2 * p.pad_h >= p.kernel_h && x.size(3) + 2 * p.pad_w >= p.kernel_w, op, ": kernel ",
               p.kernel_h, "x", p.kernel_w, " is larger than the padded input ", x.str(), " (padding ", p.pad_h, "x",
               p.pad_w, ")");
@@ -48,9 +47,9 @@ Tensor new_output(const Tensor& like, const PoolGeom& g, bool input_shaped) {
 }
 
 void check_output_grad(const char* op, const Tensor& gy, const PoolGeom& g) {
-  MMGAN_CHECK(gy.dim() == 4 && gy.size(0) == g.n && gy.size(1) == g.c && gy.size(2) == g.oh && gy.size(3) == g.ow,
-              op, ": output gradient ", gy.str(), " does not match the pooled shape [", g.n, ", ", g.c, ", ", g.oh,
-              ", ", g.ow, "]");
+  MMGAN_CHECK(gy.dim() == 4 && gy.size(0) == g.n && gy.size(1) == g.c && gy.size(2) == g.oh && gy.size(3) == g.ow, op,
+              ": output gradient ", gy.str(), " does not match the pooled shape [", g.n, ", ", g.c, ", ", g.oh, ", ",
+              g.ow, "]");
 }
 
 Tensor window_average_adjoint(const Tensor& gy, const PoolGeom& g);
@@ -59,7 +58,8 @@ Tensor window_average_adjoint(const Tensor& gy, const PoolGeom& g);
 Tensor window_average(const char* op, const Tensor& x, const PoolGeom& g) {
   Tensor y = new_output(x, g, false);
   if (g.planes() > 0) detail::backend_of(x).avg_pool2d(g, x.detach().contiguous().view(), y.view());
-  return Recorder(op).input(x).finish(y, [g](BackwardContext& c) { return grads({window_average_adjoint(c.grad(), g)}); });
+  return Recorder(op).input(x).finish(y,
+                                      [g](BackwardContext& c) { return grads({window_average_adjoint(c.grad(), g)}); });
 }
 
 // gx = A^T gy: each gy / divisor added over its window.

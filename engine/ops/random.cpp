@@ -1,10 +1,10 @@
 // Random sampling ops (ops.h, "sampling"): values drawn from a Generator, with no gradient.
-#include "../autograd/grad_mode.h"
-#include "../backend.h"
-#include "../error.h"
-#include "../ops.h"
-#include "../random.h"
-#include "dispatch.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/random.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <numeric>
 
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 
@@ -87,9 +87,8 @@ Tensor per_sample_column(const Tensor& v, const Tensor& like) {
 // y = sum over dims                   dx = expand(g, shape of x)
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   const std::vector<int> dims = normalise_dims(dims_in, x.dim(), "sum");
-  Tensor kept = Recorder("sum").input(x).finish(reduce_raw(ReduceOp::Sum, x, dims), [s = x.shape()](BackwardContext& c) {
-    return grads({expand(c.grad(), s)});
-  });
+  Tensor kept = Recorder("sum").input(x).finish(
+      reduce_raw(ReduceOp::Sum, x, dims), [s = x.shape()](BackwardContext& c) { return grads({expand(c.grad(), s)}); });
   return finish_shape(kept, x.shape(), dims, keepdim);
 }
 
@@ -167,19 +166,23 @@ Tensor l1_norm_per_sample(const Tensor& x) {
 
 // n = sqrt(sum x^2)                   dx = g x / n, and 0 where n = 0 (PyTorch's choice)
 Tensor l2_norm_per_sample(const Tensor& x) {
-  return Recorder("l2_norm").input(x).save(x).save_output().finish(row_reduce_raw(RowOp::L2, 0, x), [](BackwardContext& c) {
-    Tensor x = c.saved(0), n = c.saved(1);
-    Tensor nonzero = gt(n, 0.0);
-    Tensor safe_n = where(nonzero, n, ones_like(n.detach()));
-    Tensor scale = where(nonzero, c.grad() / safe_n, zeros({}, x.dtype(), x.device()));
-    return grads({x * per_sample_column(scale, x)});
-  });
+  return Recorder("l2_norm").input(x).save(x).save_output().finish(
+      row_reduce_raw(RowOp::L2, 0, x), [](BackwardContext& c) {
+        Tensor x = c.saved(0), n = c.saved(1);
+        Tensor nonzero = gt(n, 0.0);
+        Tensor safe_n = where(nonzero, n, ones_like(n.detach()));
+        Tensor scale = where(nonzero, c.grad() / safe_n, zeros({}, x.dtype(), x.device()));
+        return grads({x * per_sample_column(scale, x)});
+      });
 }
 
 // n = max |x|                         dx = g sign(x) [|x| == n] / #ties   (a constant times g)
 Tensor linf_norm_per_sample(const Tensor& x) {
-  return Recorder("linf_norm").input(x).save(x).save_output().finish(
-      row_reduce_raw(RowOp::LInf, 0, x), [](BackwardContext& c) {
+  return Recorder("linf_norm")
+      .input(x)
+      .save(x)
+      .save_output()
+      .finish(row_reduce_raw(RowOp::LInf, 0, x), [](BackwardContext& c) {
         Tensor x = c.saved(0).detach(), n = c.saved(1).detach();
         Tensor ties = eq(abs(x), expand(per_sample_column(n, x), x.shape()));
         Tensor count = per_sample_column(row_reduce_raw(RowOp::L1, 0, ties), x);
@@ -190,8 +193,11 @@ Tensor linf_norm_per_sample(const Tensor& x) {
 
 // y = sum(x w), w = softmax(s x)      dx = g w (1 + s (x - y))
 Tensor smooth_max_per_sample(const Tensor& x, double s) {
-  return Recorder("smooth_max").input(x).save(x).save_output().finish(
-      row_reduce_raw(RowOp::SmoothMax, s, x), [s](BackwardContext& c) {
+  return Recorder("smooth_max")
+      .input(x)
+      .save(x)
+      .save_output()
+      .finish(row_reduce_raw(RowOp::SmoothMax, s, x), [s](BackwardContext& c) {
         Tensor x = c.saved(0), y = per_sample_column(c.saved(1), x);
         // softmax in engine ops (differentiable); the max shift is a constant that cancels.
         Tensor shift = per_sample_column(amax(x.detach() * s, sample_dims(x), false), x);
@@ -203,8 +209,11 @@ Tensor smooth_max_per_sample(const Tensor& x, double s) {
 
 // y = log sum e^x                     dx = g e^(x - y)
 Tensor logsumexp_per_sample(const Tensor& x) {
-  return Recorder("logsumexp").input(x).save(x).save_output().finish(
-      row_reduce_raw(RowOp::LogSumExp, 0, x), [](BackwardContext& c) {
+  return Recorder("logsumexp")
+      .input(x)
+      .save(x)
+      .save_output()
+      .finish(row_reduce_raw(RowOp::LogSumExp, 0, x), [](BackwardContext& c) {
         Tensor x = c.saved(0), y = per_sample_column(c.saved(1), x);
         return grads({per_sample_column(c.grad(), x) * exp(x - y)});
       });

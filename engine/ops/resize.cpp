@@ -4,9 +4,9 @@
 // and gradients of any order stay inside the pair.
 // Checked by tests/test_ops.cpp: gradcheck, gradgradcheck, float32 against float64, CUDA against
 // the CPU, PyTorch parity (upsampling, downsampling, the Inception input's shape family).
-#include "../autograd/node.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/node.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 
@@ -26,8 +26,8 @@ Tensor resize(const Tensor& x, const ResizeGeom& g) {
 
 Tensor resize_adjoint(const Tensor& gy, const ResizeGeom& g) {
   MMGAN_CHECK(gy.dim() == 4 && gy.size(0) == g.n && gy.size(1) == g.c && gy.size(2) == g.oh && gy.size(3) == g.ow,
-              "resize_bilinear_backward: output gradient ", gy.str(), " does not match the resized shape [", g.n,
-              ", ", g.c, ", ", g.oh, ", ", g.ow, "]");
+              "resize_bilinear_backward: output gradient ", gy.str(), " does not match the resized shape [", g.n, ", ",
+              g.c, ", ", g.oh, ", ", g.ow, "]");
   Tensor gx = empty({g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
   if (g.planes() > 0) detail::backend_of(gy).resize_bilinear_adjoint(g, gy.detach().contiguous().view(), gx.view());
   return Recorder("resize_bilinear_backward").input(gy).finish(gx, [g](BackwardContext& c) {

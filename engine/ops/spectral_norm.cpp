@@ -4,9 +4,9 @@
 // tests/test_models.cpp.
 #include <limits>
 
-#include "../autograd/grad_mode.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 

@@ -2,10 +2,10 @@
 // Checked by tests/test_ops.cpp (gradcheck, gradgradcheck) and tests/test_tensor.cpp (aliasing).
 #include <algorithm>
 
-#include "../autograd/grad_mode.h"
-#include "../autograd/node.h"
-#include "../ops.h"
-#include "dispatch.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
 
 namespace mmgan {
 
@@ -23,7 +23,8 @@ Shape infer_shape(const Shape& req, int64_t numel, const Tensor& x) {
     }
   }
   if (infer >= 0) {
-    MMGAN_CHECK(known > 0 && numel % known == 0, "reshape of ", x.str(), " to ", shape_str(req), ": sizes do not divide");
+    MMGAN_CHECK(known > 0 && numel % known == 0, "reshape of ", x.str(), " to ", shape_str(req),
+                ": sizes do not divide");
     s[size_t(infer)] = numel / known;
   }
   MMGAN_CHECK(shape_numel(s) == numel, "reshape of ", x.str(), " to ", shape_str(req), ": ", numel,
@@ -38,9 +39,8 @@ Tensor reshape(const Tensor& x, const Shape& req) {
   if (s == x.shape()) return x;
   Tensor base = x.is_contiguous() ? x : contiguous(x);
   Tensor y = make_view(base, s, contiguous_strides(s), base.storage_offset());
-  return Recorder("reshape").input(base).finish(y, [in = base.shape()](BackwardContext& c) {
-    return grads({reshape(c.grad(), in)});
-  });
+  return Recorder("reshape").input(base).finish(
+      y, [in = base.shape()](BackwardContext& c) { return grads({reshape(c.grad(), in)}); });
 }
 
 Tensor flatten(const Tensor& x, int64_t start, int64_t end) {
@@ -71,9 +71,8 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     inverse[size_t(d)] = int64_t(i);
   }
   Tensor y = make_view(x, s, st, x.storage_offset());
-  return Recorder("permute").input(x).finish(y, [inverse](BackwardContext& c) {
-    return grads({permute(c.grad(), inverse)});
-  });
+  return Recorder("permute").input(x).finish(
+      y, [inverse](BackwardContext& c) { return grads({permute(c.grad(), inverse)}); });
 }
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
@@ -90,9 +89,8 @@ Tensor expand(const Tensor& x, const Shape& s) {
   Shape st(s.size());
   for (size_t i = 0; i < s.size(); ++i) st[i] = v.strides[i];
   Tensor y = make_view(x, s, st, x.storage_offset());
-  return Recorder("expand").input(x).finish(y, [in = x.shape()](BackwardContext& c) {
-    return grads({sum_to(c.grad(), in)});
-  });
+  return Recorder("expand").input(x).finish(
+      y, [in = x.shape()](BackwardContext& c) { return grads({sum_to(c.grad(), in)}); });
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {

@@ -1,9 +1,9 @@
-#include "adam.h"
+#include "engine/optim/adam.h"
 
-#include "../autograd/grad_mode.h"
-#include "../backend.h"
-#include "../error.h"
-#include "../ops.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "engine/ops.h"
 
 namespace mmgan {
 

@@ -7,7 +7,7 @@
 #pragma once
 #include <vector>
 
-#include "../tensor.h"
+#include "engine/tensor.h"
 
 namespace mmgan {
 
@@ -27,9 +27,9 @@ class Adam {
   void zero_grad();  // drops the parameters' gradients
 
   const AdamOptions& options() const { return opts_; }  // lr: the initial rate
-  double lr() const;                  // the current rate (read from the device)
-  void set_lr(double lr);             // outside captures: a host value
-  void scale_lr(double factor);       // lr *= factor on the device (capturable)
+  double lr() const;                                    // the current rate (read from the device)
+  void set_lr(double lr);                               // outside captures: a host value
+  void scale_lr(double factor);                         // lr *= factor on the device (capturable)
   const std::vector<Tensor>& params() const { return params_; }
   // Optimiser state, for checkpoints: first and second moments and the step count per parameter.
   std::vector<Tensor>& exp_avg() { return m_; }

@@ -4,8 +4,8 @@
 // Checked against PyTorch step for step by tests/test_parity_torch.cpp (AdamParity).
 #include <cmath>
 
-#include "../adam_math.h"
-#include "cpu_kernels.h"
+#include "kernels/adam_math.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {

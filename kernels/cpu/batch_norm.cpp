@@ -8,8 +8,8 @@
 // batch_norm2d_act and batch_norm2d_backward); timed by tools/bench_engine.cpp.
 #include <array>
 
-#include "../batch_norm.h"
-#include "cpu_kernels.h"
+#include "kernels/batch_norm.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {
@@ -45,7 +45,8 @@ void channel_moments_t(const T* x, int64_t n, int64_t c, int64_t inner, T* mean,
   const double count = double(n * inner);
 #pragma omp parallel for schedule(static) if (n * c * inner >= kParallelGrain)
   for (int64_t ch = 0; ch < c; ++ch) {
-    const double m = channel_sums<1>(n, c, inner, ch, [&](int64_t o) { return std::array<double, 1>{double(x[o])}; })[0] / count;
+    const double m =
+        channel_sums<1>(n, c, inner, ch, [&](int64_t o) { return std::array<double, 1>{double(x[o])}; })[0] / count;
     const double q = channel_sums<1>(n, c, inner, ch, [&](int64_t o) {
       const double d = double(x[o]) - m;
       return std::array<double, 1>{d * d};

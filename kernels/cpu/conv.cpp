@@ -10,13 +10,13 @@
 // kColsBudget elements (Inception's early layers would need over a GB at batch 50), and runs 1x1
 // stride-1 unpadded convs as one GEMM per image on x itself, with no im2col or permute. Column
 // matrices and permuted copies live in per-thread scratch buffers that only grow: a fresh buffer per
-// call cost a memset and page faults every time. Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch parity);
-// timed by tools/bench_engine.cpp.
+// call cost a memset and page faults every time. Checked by tests/test_ops.cpp (gradcheck, gradgradcheck, PyTorch
+// parity); timed by tools/bench_engine.cpp.
 #include <algorithm>
 #include <cstddef>
 #include <memory>
 
-#include "cpu_kernels.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {
@@ -139,7 +139,9 @@ void conv2d_t(const ConvGeom& g, const T* x, const T* w, T* y, const ConvEpilogu
   const T slope = T(ep.slope);
   auto finish_in_place = [&](T* out, int64_t n) {
     if (ep.empty()) return;
-    with_epilogue(ep, [&](auto a, auto b) { epilogue_in_place<decltype(a)::value, decltype(b)::value>(out, n, g.o, P, bias, slope); });
+    with_epilogue(ep, [&](auto a, auto b) {
+      epilogue_in_place<decltype(a)::value, decltype(b)::value>(out, n, g.o, P, bias, slope);
+    });
   };
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
   if (pointwise) {

@@ -4,13 +4,13 @@
 #pragma once
 #include <cstdint>
 
-#include "../adam_math.h"
-#include "../batch_norm.h"
-#include "../conv_geom.h"
-#include "../op_codes.h"
-#include "../philox.h"
-#include "../pool_geom.h"
-#include "../tensor_view.h"
+#include "kernels/adam_math.h"
+#include "kernels/batch_norm.h"
+#include "kernels/conv_geom.h"
+#include "kernels/op_codes.h"
+#include "kernels/philox.h"
+#include "kernels/pool_geom.h"
+#include "kernels/tensor_view.h"
 
 namespace mmgan::kernels::cpu {
 
@@ -20,6 +20,6 @@ constexpr int64_t kParallelGrain = 1 << 15;
 // Every call of the list, kernels::cpu::name(params), defined in elementwise.cpp, batch_norm.cpp,
 // reduce.cpp, gemm.cpp (OpenBLAS), conv.cpp, pool.cpp, resize.cpp, random.cpp and adam.cpp.
 #define MMGAN_BACKEND_CALL(name, cuda, params, args) void name params;
-#include "../backend_calls.def"
+#include "kernels/backend_calls.def"
 
 }  // namespace mmgan::kernels::cpu

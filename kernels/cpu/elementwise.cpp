@@ -5,13 +5,12 @@
 #include <cstring>
 #include <type_traits>
 
-#include "../scalar_ops.h"
-#include "../strided_iter.h"
-#include "cpu_kernels.h"
+#include "kernels/scalar_ops.h"
+#include "kernels/strided_iter.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {
-
 
 // Calls f(offsets[nops], inner_len, inner_strides[nops]) for every row of the iteration space.
 template <class F>
@@ -41,8 +40,10 @@ void for_each_row(const Iter& it, int64_t numel, F&& f) {
 template <class Op, int N, int I = 0, class F>
 void with_static_op(Op op, F&& f) {
   if constexpr (I < N) {
-    if (int(op) == I) f(std::integral_constant<Op, Op(I)>{});
-    else with_static_op<Op, N, I + 1>(op, f);
+    if (int(op) == I)
+      f(std::integral_constant<Op, Op(I)>{});
+    else
+      with_static_op<Op, N, I + 1>(op, f);
   }
 }
 

@@ -10,11 +10,10 @@
 #include <limits>
 #include <vector>
 
-#include "cpu_kernels.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {
-
 
 bool parallel(const PoolGeom& g) { return g.planes() * (g.h * g.w + g.oh * g.ow) >= kParallelGrain; }
 
@@ -38,7 +37,8 @@ struct Windows {
   std::vector<double> divisors(const PoolGeom& g) const {
     std::vector<double> d(size_t(g.oh * g.ow));
     for (int64_t i = 0; i < g.oh; ++i)
-      for (int64_t j = 0; j < g.ow; ++j) d[size_t(i * g.ow + j)] = double(pool_divisor(g, rows[size_t(i)], cols[size_t(j)]));
+      for (int64_t j = 0; j < g.ow; ++j)
+        d[size_t(i * g.ow + j)] = double(pool_divisor(g, rows[size_t(i)], cols[size_t(j)]));
     return d;
   }
 
@@ -160,8 +160,7 @@ void avg_pool_adjoint_t(const PoolGeom& g, const T* gy, T* gx) {
       std::fill(u.begin(), u.end(), 0.0);
       for (int64_t i = 0; i < g.oh; ++i) {
         const Window1d r = win.rows[size_t(i)];
-        for (int64_t j = 0; j < g.ow; ++j)
-          s[size_t(j)] = double(gp[i * g.ow + j]) / div[size_t(i * g.ow + j)];
+        for (int64_t j = 0; j < g.ow; ++j) s[size_t(j)] = double(gp[i * g.ow + j]) / div[size_t(i * g.ow + j)];
         for (int64_t a = r.lo; a < r.hi; ++a) {
           double* ur = u.data() + a * g.ow;
           for (int64_t j = 0; j < g.ow; ++j) ur[j] += s[size_t(j)];

@@ -4,9 +4,9 @@
 // Checked in tests/test_tensor.cpp (moments, reproducibility) and tests/test_losses.cpp.
 #include <cmath>
 
-#include "../interpolate.h"
-#include "../philox.h"
-#include "cpu_kernels.h"
+#include "kernels/interpolate.h"
+#include "kernels/philox.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {
@@ -55,16 +55,13 @@ void interpolate(const View& x_real, const View& x_fake, const PhiloxKey& key, c
 
 void fill_uniform(const View& dst, const PhiloxKey& key, double lo, double hi) {
   const uint64_t offset = philox_start(key);
-  with_dtype(dst.dtype, [&](auto t) {
-    fill_uniform_t(dst.ptr<decltype(t)>(), dst.numel(), key.seed, offset, lo, hi);
-  });
+  with_dtype(dst.dtype, [&](auto t) { fill_uniform_t(dst.ptr<decltype(t)>(), dst.numel(), key.seed, offset, lo, hi); });
 }
 
 void fill_normal(const View& dst, const PhiloxKey& key, double mean, double std) {
   const uint64_t offset = philox_start(key);
-  with_dtype(dst.dtype, [&](auto t) {
-    fill_normal_t(dst.ptr<decltype(t)>(), dst.numel(), key.seed, offset, mean, std);
-  });
+  with_dtype(dst.dtype,
+             [&](auto t) { fill_normal_t(dst.ptr<decltype(t)>(), dst.numel(), key.seed, offset, mean, std); });
 }
 
 }  // namespace mmgan::kernels::cpu

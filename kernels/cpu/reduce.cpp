@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "cpu_kernels.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {

@@ -8,11 +8,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "cpu_kernels.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 namespace mmgan::kernels::cpu {
 namespace {
-
 
 bool parallel(const ResizeGeom& g) { return g.planes() * (g.h * g.w + g.oh * g.ow) >= kParallelGrain; }
 

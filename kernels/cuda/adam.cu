@@ -12,16 +12,13 @@
 #include <cmath>
 #include <cstdint>
 
-#include "../adam_math.h"
-#include "check.h"
-#include "launch.h"
-#include "cuda_kernels.h"
+#include "kernels/adam_math.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
-
-
-
 
 template <class T, int V>
 struct alignas(sizeof(T) * V) Vec {

@@ -10,11 +10,11 @@
 
 #include <cstdint>
 
-#include "../batch_norm.h"
-#include "block_reduce.cuh"
-#include "check.h"
-#include "cuda_kernels.h"
-#include "launch.h"
+#include "kernels/batch_norm.h"
+#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -82,14 +82,14 @@ __global__ void __launch_bounds__(kChannelThreads)
 
 template <Act A, class T, class I>
 __global__ void __launch_bounds__(kThreads)
-    grad_input_kernel(const T* g, const T* y, const T* x, const T* mean, const T* invstd, const T* weight,
-                      const T* gw, const T* gb, I total, I channels, I inner, T count, T slope, T* gx) {
+    grad_input_kernel(const T* g, const T* y, const T* x, const T* mean, const T* invstd, const T* weight, const T* gw,
+                      const T* gb, I total, I channels, I inner, T count, T slope, T* gx) {
   const I stride = I(blockDim.x) * gridDim.x;
   for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
     const I ch = (i / inner) % channels;
     const T s = invstd[ch];
-    gx[i] = batch_norm_input_grad(masked_grad<A>(g[i], y[i], slope), x[i], mean[ch], weight[ch] * s,
-                                  gb[ch] / count, s * gw[ch] / count);
+    gx[i] = batch_norm_input_grad(masked_grad<A>(g[i], y[i], slope), x[i], mean[ch], weight[ch] * s, gb[ch] / count,
+                                  s * gw[ch] / count);
   }
 }
 
@@ -97,9 +97,8 @@ __global__ void __launch_bounds__(kThreads)
 // and the activation.
 template <class F>
 void dispatch(DType dtype, int64_t n, bool act, double slope, F f) {
-  with_act(act_of(act, slope), [&](auto a) {
-    with_index_type(n, [&](auto zero) { with_dtype(dtype, [&](auto t) { f(t, zero, a); }); });
-  });
+  with_act(act_of(act, slope),
+           [&](auto a) { with_index_type(n, [&](auto zero) { with_dtype(dtype, [&](auto t) { f(t, zero, a); }); }); });
 }
 
 }  // namespace
@@ -150,9 +149,8 @@ void batch_norm_grad_input(cudaStream_t s, const BatchNormGrad& a, const View& g
     using T = decltype(t);
     using I = decltype(i);
     grad_input_kernel<decltype(m)::value, T, I><<<blocks_for(total), kThreads, 0, s>>>(
-        a.g.ptr<T>(), a.y.ptr<T>(), a.x.ptr<T>(), a.mean.ptr<T>(), a.invstd.ptr<T>(), a.weight.ptr<T>(),
-        gw.ptr<T>(), gb.ptr<T>(), I(total), I(a.channels), I(a.inner), T(double(total / a.channels)),
-        T(a.slope), gx.ptr<T>());
+        a.g.ptr<T>(), a.y.ptr<T>(), a.x.ptr<T>(), a.mean.ptr<T>(), a.invstd.ptr<T>(), a.weight.ptr<T>(), gw.ptr<T>(),
+        gb.ptr<T>(), I(total), I(a.channels), I(a.inner), T(double(total / a.channels)), T(a.slope), gx.ptr<T>());
   });
   MMGAN_CUDA_CHECK_LAUNCH();
 }

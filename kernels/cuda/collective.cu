@@ -13,19 +13,19 @@
 #include <nccl.h>
 #endif
 
-#include "../collective.h"
-#include "check.h"
-#include "cuda_kernels.h"
+#include "kernels/collective.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
 
 #ifdef MMGAN_HAS_NCCL
 
-#define MMGAN_NCCL_CHECK(expr)                                                                 \
-  do {                                                                                         \
-    const ncclResult_t mmgan_nr_ = (expr);                                                     \
-    if (mmgan_nr_ != ncclSuccess)                                                              \
+#define MMGAN_NCCL_CHECK(expr)                                                                            \
+  do {                                                                                                    \
+    const ncclResult_t mmgan_nr_ = (expr);                                                                \
+    if (mmgan_nr_ != ncclSuccess)                                                                         \
       ::mmgan::kernels::throw_collective_error(__FILE__, __LINE__, #expr, ncclGetErrorString(mmgan_nr_)); \
   } while (0)
 
@@ -86,14 +86,15 @@ void all_reduce(cudaStream_t s, ReduceOp op, const View& x) {
   int device = 0;
   MMGAN_CUDA_CHECK(cudaGetDevice(&device));
   const ncclComm_t comm = NcclComms::get().of(device);
-  MMGAN_NCCL_CHECK(ncclAllReduce(x.data, x.data, size_t(n), x.dtype == DType::F64 ? ncclDouble : ncclFloat,
-                                 nccl_op(op), comm, s));
+  MMGAN_NCCL_CHECK(
+      ncclAllReduce(x.data, x.data, size_t(n), x.dtype == DType::F64 ? ncclDouble : ncclFloat, nccl_op(op), comm, s));
 #else
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   MMGAN_CUDA_CHECK(cudaStreamIsCapturing(s, &status));
   if (status != cudaStreamCaptureStatusNone)
-    throw_collective_error(__FILE__, __LINE__, "all_reduce", "this build has no NCCL: a CUDA all-reduce goes through "
-                                                             "the host with MPI and cannot be captured (--graph off)");
+    throw_collective_error(__FILE__, __LINE__, "all_reduce",
+                           "this build has no NCCL: a CUDA all-reduce goes through "
+                           "the host with MPI and cannot be captured (--graph off)");
   const std::size_t bytes = std::size_t(n) * (x.dtype == DType::F64 ? 8 : 4);
   std::vector<char> host(bytes);
   MMGAN_CUDA_CHECK(cudaMemcpyAsync(host.data(), x.data, bytes, cudaMemcpyDeviceToHost, s));

@@ -8,8 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "check.h"
-#include "context.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/context.h"
 
 namespace mmgan::kernels::cuda {
 
@@ -287,7 +287,8 @@ void deallocate(int device, void* p) {
   }
   for (const std::shared_ptr<Context>& c : owners)
     if (c->allocator().owns(p)) return c->allocator().deallocate(p);
-  throw_cuda_error(__FILE__, __LINE__, "deallocate", "pointer not from a CUDA allocator of cuda:" + std::to_string(device));
+  throw_cuda_error(__FILE__, __LINE__, "deallocate",
+                   "pointer not from a CUDA allocator of cuda:" + std::to_string(device));
 }
 
 void shutdown() {
@@ -296,9 +297,9 @@ void shutdown() {
   {
     std::lock_guard<std::mutex> lock(r.mu);
     gone.swap(r.contexts);
-    r.retired.erase(std::remove_if(r.retired.begin(), r.retired.end(),
-                                   [](const std::weak_ptr<Context>& w) { return w.expired(); }),
-                    r.retired.end());
+    r.retired.erase(
+        std::remove_if(r.retired.begin(), r.retired.end(), [](const std::weak_ptr<Context>& w) { return w.expired(); }),
+        r.retired.end());
     for (const std::shared_ptr<Context>& c : gone)
       if (c && c.use_count() > 1) r.retired.push_back(c);  // a graph holds it: it goes with the graph
   }

@@ -16,9 +16,9 @@
 #include <mutex>
 #include <vector>
 
-#include "../capture_pools.h"
-#include "../tensor_view.h"
-#include "handle.h"
+#include "kernels/capture_pools.h"
+#include "kernels/tensor_view.h"
+#include "kernels/cuda/handle.h"
 
 namespace mmgan::kernels::cuda {
 
@@ -63,7 +63,7 @@ class CachingAllocator {
   void* allocate(std::size_t nbytes);
   void deallocate(void* p);
   bool owns(void* p) const;  // p is a block of this allocator, in use or cached
-  void release_cache();  // cudaFree every cached (unused) block
+  void release_cache();      // cudaFree every cached (unused) block
   // Frees every cached block and forgets every block; returns those still in use (by tensors that
   // outlive the context), which kernels::cuda::deallocate frees when they are released.
   std::vector<void*> close() noexcept;

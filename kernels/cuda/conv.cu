@@ -24,10 +24,10 @@
 #include <string>
 #include <vector>
 
-#include "check.h"
-#include "cuda_kernels.h"
-#include "launch.h"
-#include "timing.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/timing.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -65,7 +65,8 @@ bool capturing(Context& ctx) {
 
 std::string shape_text(const ConvGeom& g) {
   char buf[160];
-  std::snprintf(buf, sizeof buf, "x [%lld, %lld, %lld, %lld], w [%lld, %lld, %lld, %lld], stride %lldx%lld, pad %lldx%lld",
+  std::snprintf(buf, sizeof buf,
+                "x [%lld, %lld, %lld, %lld], w [%lld, %lld, %lld, %lld], stride %lldx%lld, pad %lldx%lld",
                 (long long)g.n, (long long)g.c, (long long)g.h, (long long)g.w, (long long)g.o, (long long)g.c,
                 (long long)g.kh, (long long)g.kw, (long long)g.sh, (long long)g.sw, (long long)g.ph, (long long)g.pw);
   return buf;
@@ -84,12 +85,13 @@ std::vector<float> to_host(Context& ctx, const void* p, int64_t n) {
 template <class Cudnn, class Igemm>
 void dispatch(Context& ctx, Dir d, const ConvGeom& g, const View& out, int64_t out_numel, int64_t epilogue_code,
               Cudnn&& cudnn, Igemm&& igemm) {
-  const bool eligible = conv_uses_tf32(out.dtype) && out_numel > 0 && g.c > 0 && g.o > 0 &&
-                        g.kh > 0 && g.kw > 0 && g.n > 0 && g.oh > 0 && g.ow > 0 && igemm_supported(ctx.device());
+  const bool eligible = conv_uses_tf32(out.dtype) && out_numel > 0 && g.c > 0 && g.o > 0 && g.kh > 0 && g.kw > 0 &&
+                        g.n > 0 && g.oh > 0 && g.ow > 0 && igemm_supported(ctx.device());
   const std::string pol = policy();
   if (!eligible || pol == "cudnn") return cudnn();
   if (pol == "igemm") return igemm();
-  const Key key{ctx.device(), int64_t(d), g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, epilogue_code};
+  const Key key{ctx.device(), int64_t(d), g.n,  g.c,  g.h,  g.w,  g.o,  g.kh,
+                g.kw,         g.oh,       g.ow, g.sh, g.sw, g.ph, g.pw, epilogue_code};
   Choices& c = choices();
   {
     std::lock_guard<std::mutex> lock(c.mu);
@@ -112,7 +114,8 @@ void dispatch(Context& ctx, Dir d, const ConvGeom& g, const View& out, int64_t o
   const double t_igemm = agrees ? time_calls(ctx.stream(), igemm) : INFINITY;
   const Impl pick = t_igemm < t_cudnn ? Impl::Igemm : Impl::Cudnn;
   if (!agrees)
-    std::fprintf(stderr, "mmgan: the hand-written %s conv differs from cuDNN on %s (max error %.3g of %.3g); using cuDNN\n",
+    std::fprintf(stderr,
+                 "mmgan: the hand-written %s conv differs from cuDNN on %s (max error %.3g of %.3g); using cuDNN\n",
                  kDirName[int(d)], shape_text(g).c_str(), err, scale);
   if (log_choices())
     std::fprintf(stderr, "mmgan conv %s %s: cuDNN %.1f us, implicit GEMM %.1f us -> %s\n", kDirName[int(d)],
@@ -144,7 +147,7 @@ void epilogue(Context& ctx, const ConvGeom& g, const View& y, const ConvEpilogue
         using T = decltype(t);
         epilogue_kernel<decltype(a)::value, decltype(has_bias)::value, T, I>
             <<<blocks_for(total), kThreads, 0, ctx.stream()>>>(y.ptr<T>(), static_cast<const T*>(ep.bias), I(total),
-                                                              I(g.o), I(g.oh * g.ow), T(ep.slope));
+                                                               I(g.o), I(g.oh * g.ow), T(ep.slope));
       };
       with_dtype(y.dtype, launch);
     });
@@ -163,8 +166,8 @@ void conv2d(Context& ctx, const ConvGeom& g, const View& x, const View& w, const
         epilogue(ctx, g, y, ep);
       },
       [&] {
-        igemm_conv2d(ctx, g, x.ptr<float>(), w.ptr<float>(), y.ptr<float>(), static_cast<const float*>(ep.bias),
-                     ep.act, float(ep.slope));
+        igemm_conv2d(ctx, g, x.ptr<float>(), w.ptr<float>(), y.ptr<float>(), static_cast<const float*>(ep.bias), ep.act,
+                     float(ep.slope));
       });
 }
 

@@ -44,9 +44,9 @@
 #include <string>
 #include <vector>
 
-#include "check.h"
-#include "cuda_kernels.h"
-#include "handle.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/handle.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -142,8 +142,8 @@ struct BwdDataOps {
     return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), p.conv[kDir].get(), p.x.get(), a, s);
   }
   static cudnnStatus_t heuristics(cudnnHandle_t h, const Plan& p, int req, int* ret, Perf* perf) {
-    return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.get(), p.y.get(), p.conv[kDir].get(), p.x.get(), req,
-                                                       ret, perf);
+    return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.get(), p.y.get(), p.conv[kDir].get(), p.x.get(), req, ret,
+                                                       perf);
   }
   static cudnnStatus_t find(cudnnHandle_t h, const Plan& p, const Buffers& b, int req, int* ret, Perf* perf, void* ws,
                             std::size_t ws_size) {
@@ -171,8 +171,7 @@ struct BwdFilterOps {
     return cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, n);
   }
   static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, std::size_t* s) {
-    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), p.conv[kDir].get(), p.w.get(), a,
-                                                          s);
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), p.conv[kDir].get(), p.w.get(), a, s);
   }
   static cudnnStatus_t heuristics(cudnnHandle_t h, const Plan& p, int req, int* ret, Perf* perf) {
     return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x.get(), p.y.get(), p.conv[kDir].get(), p.w.get(), req,
@@ -337,12 +336,12 @@ std::unique_ptr<Plan> make_plan(const ConvGeom& g, DType t, bool tf32) {
   p->tf32 = tf32;
   p->exact32 = t == DType::F32 && !tf32;
   const cudnnDataType_t dt = t == DType::F32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
-  MMGAN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x.get(), CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.c), int(g.h),
-                                               int(g.w)));
-  MMGAN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y.get(), CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.o), int(g.oh),
-                                               int(g.ow)));
-  MMGAN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w.get(), dt, CUDNN_TENSOR_NCHW, int(g.o), int(g.c), int(g.kh),
-                                               int(g.kw)));
+  MMGAN_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(p->x.get(), CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.c), int(g.h), int(g.w)));
+  MMGAN_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(p->y.get(), CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.o), int(g.oh), int(g.ow)));
+  MMGAN_CUDNN_CHECK(
+      cudnnSetFilter4dDescriptor(p->w.get(), dt, CUDNN_TENSOR_NCHW, int(g.o), int(g.c), int(g.kh), int(g.kw)));
   for (const ConvDesc& cd : p->conv) {
     // Compute type = data type (float accumulates in float, double in double).
     MMGAN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(cd.get(), int(g.ph), int(g.pw), int(g.sh), int(g.sw), 1, 1,
@@ -375,7 +374,7 @@ Cache& cache() {
 template <class Ops>
 const Plan& plan_for(Context& ctx, const ConvGeom& g, DType t, bool tf32, const Buffers& b) {
   const Key key = {ctx.device(), int64_t(t), tf32 ? 1 : 0, g.n,  g.c,  g.h,  g.w,  g.o,
-                   g.kh,         g.kw,       g.oh,          g.ow, g.sh, g.sw, g.ph, g.pw};
+                   g.kh,         g.kw,       g.oh,         g.ow, g.sh, g.sw, g.ph, g.pw};
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.plans.find(key);
@@ -386,8 +385,8 @@ const Plan& plan_for(Context& ctx, const ConvGeom& g, DType t, bool tf32, const 
 }
 
 bool valid_params(const ConvGeom& g) {
-  return g.n >= 0 && g.c >= 0 && g.h >= 0 && g.w >= 0 && g.o >= 0 && g.kh >= 0 && g.kw >= 0 && g.oh >= 0 &&
-         g.ow >= 0 && g.sh >= 1 && g.sw >= 1 && g.ph >= 0 && g.pw >= 0;
+  return g.n >= 0 && g.c >= 0 && g.h >= 0 && g.w >= 0 && g.o >= 0 && g.kh >= 0 && g.kw >= 0 && g.oh >= 0 && g.ow >= 0 &&
+         g.sh >= 1 && g.sw >= 1 && g.ph >= 0 && g.pw >= 0;
 }
 
 // Any empty extent makes every output element an empty sum (or leaves no output at all).
@@ -431,9 +430,9 @@ void conv_call(Context& ctx, const char* op, const ConvGeom& g, const View& in0,
 
 void check_geom(const char* op, const ConvGeom& g, DType t) {
   if (!valid_params(g))
-    throw_cuda_error(__FILE__, __LINE__, op,
-                     "invalid geometry " + describe(g, t, conv_uses_tf32(t)) +
-                         " (sizes must be >= 0, strides >= 1, padding >= 0)");
+    throw_cuda_error(
+        __FILE__, __LINE__, op,
+        "invalid geometry " + describe(g, t, conv_uses_tf32(t)) + " (sizes must be >= 0, strides >= 1, padding >= 0)");
 }
 
 }  // namespace

@@ -17,10 +17,10 @@
 #include <cstdint>
 #include <string>
 
-#include "../conv_igemm.h"
-#include "check.h"
-#include "cuda_kernels.h"
-#include "launch.h"
+#include "kernels/conv_igemm.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -89,16 +89,17 @@ __global__ void __launch_bounds__(kIgemmThreads) igemm_kernel(P p, int64_t k_chu
   for (int i = 0; i < 2; ++i)
 #pragma unroll
     for (int j = 0; j < 2; ++j)
-      wmma::store_matrix_sync(Cs + (wm * 32 + i * 16) * kLdC + wn * 32 + j * 16, acc[i][j], kLdC,
-                              wmma::mem_row_major);
+      wmma::store_matrix_sync(Cs + (wm * 32 + i * 16) * kLdC + wn * 32 + j * 16, acc[i][j], kLdC, wmma::mem_row_major);
   __syncthreads();
   for (int r = 0; r < kBM * kBN / kIgemmThreads; ++r) {
     const int e = tid + r * kIgemmThreads, mm = e % kBM, nn = e / kBM;
     const int64_t m = m0 + mm, n = n0 + nn;
     if (m >= M || n >= N) continue;
     const float v = Cs[mm * kLdC + nn];
-    if (partial) partial[(int64_t(blockIdx.z) * M + m) * N + n] = v;
-    else p.store(m, n, v);
+    if (partial)
+      partial[(int64_t(blockIdx.z) * M + m) * N + n] = v;
+    else
+      p.store(m, n, v);
   }
 #else
   __trap();  // the host never launches this below sm_80 (igemm_supported)
@@ -129,8 +130,8 @@ void run_igemm(Context& ctx, const P& p) {
   if (M == 0 || N == 0) return;
   const int64_t tiles_m = (M + kBM - 1) / kBM, tiles_n = (N + kBN - 1) / kBN;
   if (tiles_n > 65535 || tiles_m > int64_t(INT32_MAX))
-    throw_cuda_error(__FILE__, __LINE__, "igemm", "GEMM of " + std::to_string(M) + " x " + std::to_string(N) +
-                                                      " is too large for the grid");
+    throw_cuda_error(__FILE__, __LINE__, "igemm",
+                     "GEMM of " + std::to_string(M) + " x " + std::to_string(N) + " is too large for the grid");
   // Split the depth until the grid covers the GPU twice, keeping at least 8 k-steps per split.
   const int64_t want = 2 * int64_t(multiprocessors(ctx.device()));
   int64_t splits = std::max<int64_t>(1, want / (tiles_m * tiles_n));
@@ -159,8 +160,8 @@ bool igemm_supported(int device) {
   return major >= 8;
 }
 
-void igemm_conv2d(Context& ctx, const ConvGeom& g, const float* x, const float* w, float* y, const float* bias,
-                  Act act, float slope) {
+void igemm_conv2d(Context& ctx, const ConvGeom& g, const float* x, const float* w, float* y, const float* bias, Act act,
+                  float slope) {
   DeviceGuard guard(ctx.device());
   ConvFwdGemm p{g, x, w, y, bias, act, slope};
   run_igemm(ctx, p);

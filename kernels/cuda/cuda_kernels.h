@@ -9,15 +9,15 @@
 
 #include <cstdint>
 
-#include "../adam_math.h"
-#include "../batch_norm.h"
-#include "../conv_geom.h"
-#include "../conv_igemm.h"
-#include "../op_codes.h"
-#include "../philox.h"
-#include "../pool_geom.h"
-#include "../tensor_view.h"
-#include "context.h"
+#include "kernels/adam_math.h"
+#include "kernels/batch_norm.h"
+#include "kernels/conv_geom.h"
+#include "kernels/conv_igemm.h"
+#include "kernels/op_codes.h"
+#include "kernels/philox.h"
+#include "kernels/pool_geom.h"
+#include "kernels/tensor_view.h"
+#include "kernels/cuda/context.h"
 
 namespace mmgan::kernels::cuda {
 
@@ -36,7 +36,7 @@ namespace mmgan::kernels::cuda {
 #define MMGAN_CUDA_STATE_stream cudaStream_t s
 #define MMGAN_CUDA_STATE_context Context& ctx
 #define MMGAN_BACKEND_CALL(name, cuda, params, args) void name(MMGAN_CUDA_STATE_##cuda, MMGAN_UNPAREN params);
-#include "../backend_calls.def"
+#include "kernels/backend_calls.def"
 #undef MMGAN_CUDA_STATE_stream
 #undef MMGAN_CUDA_STATE_context
 

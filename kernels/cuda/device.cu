@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <string>
 
-#include "check.h"
-#include "device.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/device.h"
 
 namespace mmgan::kernels {
 
@@ -28,8 +28,7 @@ const char* device_description(int index) {
   static thread_local char buf[320];  // prop.name is up to 256 chars
   cudaDeviceProp prop{};
   MMGAN_CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
-  std::snprintf(buf, sizeof buf, "%s (sm_%d%d, %d SMs)", prop.name, prop.major, prop.minor,
-                prop.multiProcessorCount);
+  std::snprintf(buf, sizeof buf, "%s (sm_%d%d, %d SMs)", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
   return buf;
 }
 

@@ -12,11 +12,11 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "../scalar_ops.h"
-#include "../strided_iter.h"
-#include "check.h"
-#include "launch.h"
-#include "cuda_kernels.h"
+#include "kernels/scalar_ops.h"
+#include "kernels/strided_iter.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace mmgan::kernels::cuda {
 namespace {

@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <string>
 
-#include "check.h"
-#include "cuda_kernels.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -91,8 +91,7 @@ void gemm(Context& ctx, DType t, bool trans_a, bool trans_b, int64_t m, int64_t 
                                     &be, c, CUDA_R_32F, int(ldc), compute, CUBLAS_GEMM_DEFAULT));
   } else {
     MMGAN_CUBLAS_CHECK(cublasDgemm(h, op_b, op_a, cm, cn, ck, &alpha, static_cast<const double*>(b), int(ldb),
-                                   static_cast<const double*>(a), int(lda), &beta, static_cast<double*>(c),
-                                   int(ldc)));
+                                   static_cast<const double*>(a), int(lda), &beta, static_cast<double*>(c), int(ldc)));
   }
 }
 

@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <limits>
 
-#include "check.h"
-#include "cuda_kernels.h"
-#include "launch.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.h"
 
 namespace mmgan::kernels::cuda {
 namespace {

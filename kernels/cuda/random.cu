@@ -9,12 +9,12 @@
 
 #include <cstdint>
 
-#include "../interpolate.h"
-#include "../philox.h"
-#include "../rounding.h"
-#include "check.h"
-#include "launch.h"
-#include "cuda_kernels.h"
+#include "kernels/interpolate.h"
+#include "kernels/philox.h"
+#include "kernels/rounding.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -101,8 +101,8 @@ void interpolate(cudaStream_t s, const View& x_real, const View& x_fake, const P
     with_dtype(xhat.dtype, [&](auto t) {
       using I = decltype(zero);
       using T = decltype(t);
-      interpolate_kernel<T, I><<<blocks_for(total), kThreads, 0, s>>>(x_real.ptr<T>(), x_fake.ptr<T>(), key,
-                                                                      u.ptr<T>(), xhat.ptr<T>(), I(total), I(d));
+      interpolate_kernel<T, I><<<blocks_for(total), kThreads, 0, s>>>(x_real.ptr<T>(), x_fake.ptr<T>(), key, u.ptr<T>(),
+                                                                      xhat.ptr<T>(), I(total), I(d));
     });
   });
   MMGAN_CUDA_CHECK_LAUNCH();

@@ -13,11 +13,11 @@
 #include <cstdint>
 #include <optional>
 
-#include "../rounding.h"
-#include "block_reduce.cuh"
-#include "check.h"
-#include "context.h"
-#include "cuda_kernels.h"
+#include "kernels/rounding.h"
+#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace mmgan::kernels::cuda {
 namespace {
@@ -120,8 +120,10 @@ __global__ void __launch_bounds__(256)
     for (int64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x) Op::push(a, p[k], k);
     a = block_reduce<Op>(a, smem);
     if (threadIdx.x == 0) {
-      if (gridDim.y == 1) out[o] = Op::finish(a);
-      else ws[int64_t(blockIdx.y) * outer + o] = a;
+      if (gridDim.y == 1)
+        out[o] = Op::finish(a);
+      else
+        ws[int64_t(blockIdx.y) * outer + o] = a;
     }
   }
 }
@@ -129,8 +131,7 @@ __global__ void __launch_bounds__(256)
 // inner > 1, few outputs: a block covers TX consecutive inner indices of one outer index (coalesced
 // along inner), its TY thread rows split r; the rows are combined through shared memory.
 template <class T, class Op, int TX, int TY>
-__global__ void reduce_cols_kernel(const T* x, int64_t outer, int64_t r, int64_t inner, T* out,
-                                   typename Op::Acc* ws) {
+__global__ void reduce_cols_kernel(const T* x, int64_t outer, int64_t r, int64_t inner, T* out, typename Op::Acc* ws) {
   using Acc = typename Op::Acc;
   __shared__ Acc sm[TY][TX];
   const int tx = int(threadIdx.x), ty = int(threadIdx.y);
@@ -153,8 +154,10 @@ __global__ void reduce_cols_kernel(const T* x, int64_t outer, int64_t r, int64_t
       __syncthreads();
     }
     if (ty == 0 && i < inner) {
-      if (gridDim.y == 1) out[o * inner + i] = Op::finish(sm[0][tx]);
-      else ws[int64_t(blockIdx.y) * total + o * inner + i] = sm[0][tx];
+      if (gridDim.y == 1)
+        out[o * inner + i] = Op::finish(sm[0][tx]);
+      else
+        ws[int64_t(blockIdx.y) * total + o * inner + i] = sm[0][tx];
     }
     __syncthreads();  // sm[0] is read before the next tile overwrites it
   }
@@ -256,11 +259,16 @@ void reduce_t(cudaStream_t s, const T* x, int64_t outer, int64_t r, int64_t inne
     return;
   }
   if (inner > 1 && r > 16 && total < (int64_t(1) << 16)) {
-    if (inner <= 2) launch_cols<T, Op, 2>(s, x, outer, r, inner, out);
-    else if (inner <= 4) launch_cols<T, Op, 4>(s, x, outer, r, inner, out);
-    else if (inner <= 8) launch_cols<T, Op, 8>(s, x, outer, r, inner, out);
-    else if (inner <= 16) launch_cols<T, Op, 16>(s, x, outer, r, inner, out);
-    else launch_cols<T, Op, 32>(s, x, outer, r, inner, out);
+    if (inner <= 2)
+      launch_cols<T, Op, 2>(s, x, outer, r, inner, out);
+    else if (inner <= 4)
+      launch_cols<T, Op, 4>(s, x, outer, r, inner, out);
+    else if (inner <= 8)
+      launch_cols<T, Op, 8>(s, x, outer, r, inner, out);
+    else if (inner <= 16)
+      launch_cols<T, Op, 16>(s, x, outer, r, inner, out);
+    else
+      launch_cols<T, Op, 32>(s, x, outer, r, inner, out);
     return;
   }
   reduce_simple_kernel<T, Op><<<grid_for(total, 256), 256, 0, s>>>(x, outer, r, inner, out);
@@ -319,8 +327,10 @@ __global__ void __launch_bounds__(256) row_reduce_kernel(double c, const T* x, i
         if constexpr (OP == RowOp::SmoothMax) acc.a += rn::mul(v, e);
       }
       acc = block_reduce<PairSum>(acc, smem_p);
-      if constexpr (OP == RowOp::SmoothMax) res = acc.a / acc.b;
-      else res = m + log(acc.b);
+      if constexpr (OP == RowOp::SmoothMax)
+        res = acc.a / acc.b;
+      else
+        res = m + log(acc.b);
     }
     if (threadIdx.x == 0) out[row] = T(res);
   }
@@ -334,8 +344,7 @@ void launch_row_reduce(cudaStream_t s, double c, const View& x, int64_t n, int64
 }
 
 template <class T>
-void row_reduce_dispatch(cudaStream_t s, RowOp op, double param, const View& x, int64_t n, int64_t d,
-                         const View& out) {
+void row_reduce_dispatch(cudaStream_t s, RowOp op, double param, const View& x, int64_t n, int64_t d, const View& out) {
   switch (op) {
     case RowOp::L1: launch_row_reduce<T, RowOp::L1>(s, 1.0, x, n, d, out); break;
     case RowOp::L2: launch_row_reduce<T, RowOp::L2>(s, 1.0, x, n, d, out); break;

@@ -8,9 +8,9 @@
 
 #include <cstdint>
 
-#include "check.h"
-#include "cuda_kernels.h"
-#include "launch.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.h"
 
 namespace mmgan::kernels::cuda {
 namespace {

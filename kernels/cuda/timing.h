@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "check.h"
-#include "handle.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/handle.h"
 
 namespace mmgan::kernels::cuda {
 
