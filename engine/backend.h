@@ -42,6 +42,21 @@ class Backend {
   virtual void copy_to_host(const void* src, void* host_dst, std::size_t nbytes) = 0;
   virtual void copy_from_host(const void* host_src, void* dst, std::size_t nbytes) = 0;
 
+  // Staging (engine/staging.h): host memory the device copies from while the host goes on
+  // (page-locked on CUDA), a copy from it queued on the device's stream that returns at once, and
+  // a fence that tells the host when the queued work before it (the copy) is done. The CPU
+  // backend's versions are plain memory, a memcpy and a fence that is always passed.
+  class Fence {
+   public:
+    virtual ~Fence() = default;
+    virtual void record() = 0;  // marks the work queued so far
+    virtual void wait() = 0;    // blocks until that work is done (at once if never recorded)
+  };
+  virtual void* allocate_staging(std::size_t nbytes);
+  virtual void deallocate_staging(void* p) noexcept;
+  virtual void copy_from_staging(const void* staging_src, void* dst, std::size_t nbytes);
+  virtual std::unique_ptr<Fence> make_fence();
+
   // The compute calls, one pure virtual each (kernels/backend_calls.def says what each computes).
   // Their parameter types, as the list names them:
   using AdamHyper = kernels::AdamHyper;

@@ -17,6 +17,7 @@ void cuda_backend_synchronize(int index);
 #endif
 
 Device Device::parse(const std::string& s) {
+  if (s == "auto") return cuda_available() ? cuda(0) : cpu();
   if (s == "cpu") return cpu();
   if (s == "cuda") return cuda(0);
   if (s.rfind("cuda:", 0) == 0) {
@@ -24,7 +25,7 @@ Device Device::parse(const std::string& s) {
       return cuda(std::stoi(s.substr(5)));
     } catch (const std::exception&) {}
   }
-  MMGAN_FAIL("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
+  MMGAN_FAIL("unknown device '", s, "' (expected auto, cpu, cuda or cuda:N)");
 }
 
 bool cuda_available() {

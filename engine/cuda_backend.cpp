@@ -44,6 +44,19 @@ class CudaBackend final : public Backend {
     MMGAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, c.stream()));
     c.synchronize();  // the host buffer may be freed as soon as we return
   }
+  void* allocate_staging(std::size_t n) override {
+    kc::DeviceGuard g(index_);
+    void* p = nullptr;
+    MMGAN_CUDA_CHECK(cudaHostAlloc(&p, n ? n : 1, cudaHostAllocDefault));  // page-locked: async copies
+    return p;
+  }
+  void deallocate_staging(void* p) noexcept override { kc::check_release(cudaFreeHost(p)); }
+  void copy_from_staging(const void* src, void* dst, std::size_t n) override {
+    refuse_in_capture("stages host data into a tensor");
+    kc::DeviceGuard g(index_);
+    MMGAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, ctx().stream()));
+  }
+  std::unique_ptr<Fence> make_fence() override;
 
   // Every compute call: the kernel on the device's stream, or the library-backed call with its
   // context, with the device current.
@@ -129,6 +142,33 @@ class CudaRecording final : public Recording {
   kc::GraphExec exec_;
   int pool_;
 };
+
+// An event on the context's stream; it keeps its context alive, as a recording does.
+class CudaFence final : public Backend::Fence {
+ public:
+  CudaFence(int index, std::shared_ptr<kc::Context> ctx) : index_(index), ctx_(std::move(ctx)) {
+    kc::DeviceGuard g(index_);
+    MMGAN_CUDA_CHECK(cudaEventCreateWithFlags(event_.out(), cudaEventDisableTiming));
+  }
+  void record() override {
+    kc::DeviceGuard g(index_);
+    MMGAN_CUDA_CHECK(cudaEventRecord(event_.get(), ctx_->stream()));
+    recorded_ = true;
+  }
+  void wait() override {
+    if (recorded_) MMGAN_CUDA_CHECK(cudaEventSynchronize(event_.get()));
+  }
+
+ private:
+  int index_;
+  std::shared_ptr<kc::Context> ctx_;
+  kc::Event event_;
+  bool recorded_ = false;
+};
+
+std::unique_ptr<Backend::Fence> CudaBackend::make_fence() {
+  return std::make_unique<CudaFence>(index_, kc::shared_context(index_));
+}
 
 std::unique_ptr<Recording> CudaBackend::end_capture() {
   kc::DeviceGuard g(index_);

@@ -14,7 +14,8 @@ struct Device {
   std::string str() const { return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index); }
   static Device cpu() { return {}; }
   static Device cuda(int i = 0) { return {DeviceType::CUDA, i}; }
-  // "cpu", "cuda", "cuda:1"; throws naming the string otherwise.
+  // "cpu", "cuda", "cuda:1", or "auto": the first CUDA device when the build has CUDA and one is
+  // present, else the cpu. Throws naming the string otherwise.
   static Device parse(const std::string& s);
 };
 

@@ -39,7 +39,8 @@ inline std::string tiny(const fs::path& out, const std::string& replace = "") {
       {"--G_h_size", "4"},      {"--D_h_size", "4"},
       {"--batch_size", "6"},    {"--n_samples", "4"},
       {"--log_every", "1"},     {"--margin_every", "2"},
-      {"--print_every", "2"},   {"--output_folder", out.string()}};
+      {"--print_every", "2"},   {"--output_folder", out.string()},
+      {"--device", "cpu"}};  // the reference (Cli.DeviceAutoTrainsOnCudaWhereThereIsOne runs auto)
   std::istringstream in(replace);
   for (std::string flag, value; in >> flag >> value;) {
     bool found = false;

@@ -77,6 +77,17 @@ TEST(Cli, TrainResumeIsBitIdentical) {
   for (const std::string& n : x.names) EXPECT_EQ(x.at(n).to_vector(), z.at(n).to_vector()) << n;
 }
 
+// --device auto (the default) trains on the first GPU where there is one, else on the cpu, and the
+// run header says which it took.
+TEST(Cli, DeviceAutoTrainsOnCudaWhereThereIsOne) {
+  REQUIRE_CIFAR();
+  const auto dir = test::temp_dir("cli-auto");
+  const Result r = run("train --n_iter 1 --run_name auto " + tiny(dir, "--device auto"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string want = std::string("iterations on ") + (cuda_available() ? "cuda:0" : "cpu") + " (--device auto)";
+  EXPECT_NE(r.out.find(want), std::string::npos) << "expected '" << want << "' in:\n" << r.out;
+}
+
 TEST(Cli, SampleWritesAGrid) {
   REQUIRE_CIFAR();
   const auto dir = test::temp_dir("cli-sample");

@@ -62,6 +62,12 @@ TEST(Tensor, DtypeCastsAndFactories) {
   EXPECT_THROW(Device::parse("tpu"), Error);
 }
 
+// --device auto: the first CUDA device when the build has CUDA and one is present, else the cpu.
+TEST(Device, AutoIsTheFirstGpuElseTheCpu) {
+  EXPECT_TRUE(Device::parse("auto") == (cuda_available() ? Device::cuda(0) : Device::cpu()));
+  EXPECT_NE(test::error_of([] { Device::parse("gpu"); }).find("expected auto, cpu, cuda or cuda:N"), std::string::npos);
+}
+
 TEST(Tensor, InPlaceWritesRefuseRecordedTensors) {
   Generator g(1);
   Tensor x = test::uniform({3}, -1, 1, g, true);

@@ -295,5 +295,23 @@ TEST(TrainerCuda, CheckpointsMoveBetweenDevices) {
   EXPECT_EQ(b.iteration(), 2);
 }
 
+// `mmgan sample` on the GPU draws the CPU's z and gives the CPU's images (TF32 off), with batch
+// statistics and with the running ones.
+TEST(TrainerCuda, SampleOnCudaEqualsTheCpu) {
+  MMGAN_REQUIRE_CUDA();
+  const ExactFloat32Scope exact;
+  Trainer t(tiny_config(), tiny_dataset());
+  for (int i = 0; i < 2; ++i) t.step();
+  const auto dir = test::temp_dir("cuda-sample");
+  const std::string ck = (dir / "ck.safetensors").string();
+  t.save_checkpoint(ck);
+  for (bool running : {false, true}) {
+    const Tensor cpu = trainer::sample_images(ck, 10, 7, running, "cpu"),
+                 gpu = trainer::sample_images(ck, 10, 7, running, "cuda");
+    EXPECT_TRUE(gpu.device() == Device::cpu());
+    EXPECT_LT(test::rel_error(gpu, cpu), 1e-4) << "running statistics " << running;
+  }
+}
+
 }  // namespace
 }  // namespace mmgan

@@ -106,8 +106,11 @@ int main(int argc, char** argv) {
   sample->add_option("--out", out, "PNG file")->capture_default_str();
   sample->add_option("--seed", sample_seed, "seed of z")->capture_default_str();
   sample->add_flag("--running_stats", running_stats, "G in eval mode (BatchNorm running statistics)");
+  std::string sample_device = "auto";
+  sample->add_option("--device", sample_device, tools::kDeviceHelp)->capture_default_str();
 
   tools::TrainFlags dump_flags;
+  dump_flags.cfg.device = "cpu";  // the reference the dumps are compared with, unless asked
   std::string dump_out;
   auto* dump =
       app.add_subcommand("step-dump",
@@ -155,7 +158,7 @@ int main(int argc, char** argv) {
   fid_stats->add_option("--feature_weights", stats_opts.feature_weights, weights_help);
   fid_stats->add_option("--n", stats_opts.n, "the first N images (0: all)")->capture_default_str();
   fid_stats->add_option("--batch", stats_opts.batch_size, "images per feature batch (0: 50)")->capture_default_str();
-  fid_stats->add_option("--device", stats_opts.device, "cpu or cuda[:N]")->capture_default_str();
+  fid_stats->add_option("--device", stats_opts.device, tools::kDeviceHelp)->capture_default_str();
   fid_stats->add_option("--out", stats_out, "output .safetensors")->required();
 
   trainer::FidOptions fid_opts;
@@ -176,7 +179,7 @@ int main(int argc, char** argv) {
   fid->add_option("--features", fid_opts.features, "must match the statistics (auto: take theirs)")
       ->capture_default_str();
   fid->add_option("--feature_weights", fid_opts.feature_weights, weights_help);
-  fid->add_option("--device", fid_opts.device, "cpu or cuda[:N]")->capture_default_str();
+  fid->add_option("--device", fid_opts.device, tools::kDeviceHelp)->capture_default_str();
 
   lab::MarginLabOptions margin_opts;
   auto* margins = tools::add_margins_command(app, margin_opts);
@@ -199,7 +202,7 @@ int main(int argc, char** argv) {
       trainer::train(o.resume_dir.empty() ? tools::finish_train_flags(train_flags) : trainer::TrainConfig{}, o);
     }
     if (sample->parsed()) {
-      trainer::sample_from_checkpoint(ckpt, n, uint64_t(sample_seed), out, running_stats);
+      trainer::sample_from_checkpoint(ckpt, n, uint64_t(sample_seed), out, running_stats, sample_device);
       std::cout << "wrote " << out << "\n";
     }
     if (dump->parsed()) {

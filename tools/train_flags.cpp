@@ -136,7 +136,7 @@ void add_train_flags(CLI::App* c, TrainFlags& f) {
   c->add_option("--fid_weights", g.fid_weights, "weights of the feature network (default: see `mmgan fid --help`)");
   c->add_option("--fid_stats", g.fid_stats,
                 "reference statistics (mmgan fid-stats); default: computed from the training data at the start");
-  c->add_option("--device", g.device, "cpu or cuda[:N]")->capture_default_str();
+  c->add_option("--device", g.device, kDeviceHelp)->capture_default_str();
   c->add_option("--dtype", g.dtype, "float32 or float64")->capture_default_str();
   c->add_option("--graph", g.graph,
                 "on: after the first iteration, capture one and replay it (a CUDA graph on the GPU); off: run each "

@@ -12,6 +12,10 @@
 
 namespace mmgan::tools {
 
+// What --device accepts (Device::parse), in every command's help.
+inline constexpr const char* kDeviceHelp =
+    "auto (the first CUDA device when this build has CUDA and one is present, else the cpu), cpu or cuda[:N]";
+
 struct TrainFlags {
   trainer::TrainConfig cfg;
   std::string loss = "3", arch = "0", gp_norm, gp_form, reduction = "mean", gp_where;

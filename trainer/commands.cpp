@@ -2,6 +2,7 @@
 #include "trainer/commands.h"
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/ops.h"
 #include "engine/random.h"
 #include "engine/safetensors.h"
 #include "models/networks.h"
@@ -21,8 +22,9 @@ std::shared_ptr<nn::Module> generator_from_checkpoint(const std::string& checkpo
   return G;
 }
 
-void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t seed, const std::string& png_path,
-                            bool use_running_stats) {
+Tensor sample_images(const std::string& checkpoint, int64_t n, uint64_t seed, bool use_running_stats,
+                     const std::string& device) {
+  const Device d = Device::parse(device);
   MMGAN_CHECK(n >= 1, "--n must be >= 1, got ", n);
   TrainConfig cfg;
   Generator gen(seed);  // initialisation, then z: the grid a seed gives stays the same
@@ -32,10 +34,16 @@ void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t s
   grid.parts = {grid.parts.back()};
   grid.parts[0].flags = "--n";
   check_memory(grid);
+  G->to(d);
   G->train(!use_running_stats);
   NoGradGuard ng;
-  const Tensor z = randn({n, cfg.z_size, 1, 1}, gen, cfg.net().dtype);
-  save_image_grid((*G)(z), png_path);
+  const Tensor z = to_device(randn({n, cfg.z_size, 1, 1}, gen, cfg.net().dtype), d);
+  return to_device((*G)(z), Device::cpu());
+}
+
+void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t seed, const std::string& png_path,
+                            bool use_running_stats, const std::string& device) {
+  save_image_grid(sample_images(checkpoint, n, seed, use_running_stats, device), png_path);
 }
 
 namespace {

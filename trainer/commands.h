@@ -16,11 +16,15 @@ namespace mmgan::trainer {
 // make_generator draws). Errors name the file.
 std::shared_ptr<nn::Module> generator_from_checkpoint(const std::string& checkpoint, Generator& init, TrainConfig* cfg);
 
-// Writes a PNG grid of n samples from the generator stored in a checkpoint (trainer.h), z drawn
+// n samples [n, C, H, W] (on the CPU) of the generator stored in a checkpoint (trainer.h), z drawn
 // from seed. G runs in train mode (batch statistics, as the official code samples) unless
-// use_running_stats.
+// use_running_stats. On `device` (Device::parse: auto, cpu, cuda[:N]); z is drawn on the CPU, so a
+// seed gives the same z on every device.
+Tensor sample_images(const std::string& checkpoint, int64_t n, uint64_t seed, bool use_running_stats = false,
+                     const std::string& device = "auto");
+// The same, written as a PNG grid (`mmgan sample`).
 void sample_from_checkpoint(const std::string& checkpoint, int64_t n, uint64_t seed, const std::string& png_path,
-                            bool use_running_stats = false);
+                            bool use_running_stats = false, const std::string& device = "auto");
 
 // Runs one iteration (D step + G step) of cfg from its seed and writes, as safetensors: the inputs
 // (x_real, z_D, u, z_G, x_real_G for relativistic losses), the networks before the step (G.*, D.*,

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/backend.h"
 #include "engine/error.h"
 
 namespace mmgan::trainer {
@@ -92,8 +93,11 @@ void TrainConfig::resolve() {
   MMGAN_CHECK(fid_features == "auto" || fid_features == "inception" || fid_features == "fmnist",
               "--fid_features must be auto, inception or fmnist, got '", fid_features, "'");
   MMGAN_CHECK(n_samples >= 1, "--n_samples must be >= 1");
-  MMGAN_CHECK(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0,
-              "--device must be cpu or cuda[:N], got '", device, "'");
+  try {
+    (void)Device::parse(device);  // the one list of device names
+  } catch (const Error&) {
+    MMGAN_FAIL("--device must be auto, cpu or cuda[:N], got '", device, "'");
+  }
   MMGAN_CHECK(dtype == "float32" || dtype == "float64", "--dtype must be float32 or float64, got '", dtype, "'");
   MMGAN_CHECK(graph == "on" || graph == "off", "--graph must be on or off, got '", graph, "'");
   MMGAN_CHECK(fmnist_fit == "pad" || fmnist_fit == "resize", "--fmnist_fit must be pad or resize");

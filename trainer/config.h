@@ -60,7 +60,7 @@ struct TrainConfig {
   std::string fid_features = "auto";
   std::string fid_weights;  // empty: eval::default_weights
   std::string fid_stats;
-  std::string device = "cpu";
+  std::string device = "auto";  // engine/device.h: auto = the first CUDA device if there is one
   std::string dtype = "float32";
   // The fast path: after one eager iteration, capture the whole iteration once (engine/capture.h:
   // a CUDA graph on the GPU, a recorded call list on the CPU) and replay it. "on" or "off"; the

@@ -27,7 +27,8 @@ int64_t local_batch_size(int64_t global_batch) {
 
 Device rank_device(const std::string& device_flag) {
   const Device d = Device::parse(device_flag);
-  if (d.type != DeviceType::CUDA || device_flag != "cuda" || process_count() == 1) return d;
+  // "cuda" and "auto" (where it finds a GPU) mean each rank's own device; "cuda:N" means that one.
+  if (d.type != DeviceType::CUDA || (device_flag != "cuda" && device_flag != "auto") || process_count() == 1) return d;
   return Device::cuda(kernels::Communicator::world().local_rank());
 }
 

@@ -34,7 +34,7 @@ struct FidOptions {
   std::string feature_weights;    // empty: eval::default_weights
   int64_t n = 0;                  // images (fid-stats: 0 = the whole data set; fid: samples, default 50000)
   int64_t batch_size = 0;         // 0: 50 for data, the run's training batch size for samples
-  std::string device = "cpu";
+  std::string device = "auto";
   uint64_t seed = 0;           // of z (fid)
   bool running_stats = false;  // fid: G in eval mode
 };

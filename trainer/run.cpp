@@ -64,7 +64,7 @@ class FidTracker {
       : c_(c), t_(t), dir_(dir) {
     if (c.fid_every <= 0) return;
     const std::string kind = resolve_features(c.fid_features, t.dataset().sample_shape);
-    fx_ = eval::make_feature_extractor(kind, c.fid_weights, Device::parse(c.device));
+    fx_ = eval::make_feature_extractor(kind, c.fid_weights, t.device());
     const fs::path kept = dir / "fid_stats.safetensors";
     if (!c.fid_stats.empty()) {
       ref_ = eval::load_stats(c.fid_stats);
@@ -179,7 +179,8 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
                                : std::string(" (no penalty)"))
             << ", " << t.dataset().name << " (" << t.dataset().count << " samples"
             << (t.dataset().skipped ? ", " + std::to_string(t.dataset().skipped) + " unreadable files skipped" : "")
-            << "), " << c.n_iter << " iterations on " << c.device << ", memory at least "
+            << "), " << c.n_iter << " iterations on " << t.device().str()
+            << (c.device == "auto" ? " (--device auto)" : "") << ", memory at least "
             << human_bytes(estimate_memory(c).total()) << std::endl;
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();

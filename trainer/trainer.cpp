@@ -156,8 +156,10 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
   // The iteration's inputs and device-side state, made once: a captured iteration reads and
   // writes these same tensors on every replay.
   const int64_t batches = cfg_.Diters + (relativistic(cfg_.loss) && cfg_.resample ? cfg_.Giters : 0);
-  for (int64_t k = 0; k < batches; ++k)
+  for (int64_t k = 0; k < batches; ++k) {
     real_in_.push_back(empty({local_batch, cfg_.n_colors, cfg_.image_size, cfg_.image_size}, dtype_, device_));
+    staging_.push_back(std::make_unique<Staging>(real_in_.back()));
+  }
   rng_base_ = zeros({}, DType::F64, device_);
   rng_.bind_base(rng_base_);
   lagrange_ = scalar(cfg_.penalty.lambda, DType::F64, device_);
@@ -170,7 +172,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
 Trainer::~Trainer() = default;
 
 void Trainer::stage_inputs() {
-  for (Tensor& x : real_in_) x.copy_(real_->next().to(dtype_));
+  for (auto& s : staging_) s->stage(real_->next());
 }
 
 // Drawn for the whole batch, then this rank's rows (distributed.h).

@@ -30,6 +30,7 @@
 #include "engine/optim/adam.h"
 #include "engine/random.h"
 #include "engine/safetensors.h"
+#include "engine/staging.h"
 #include "eval/features.h"
 #include "eval/frechet.h"
 #include "models/module.h"
@@ -108,12 +109,13 @@ class Trainer {
 
   int64_t iteration() const { return iteration_; }
   const TrainConfig& config() const { return cfg_; }
+  Device device() const { return device_; }  // --device resolved (auto, this rank's GPU)
   nn::Module& generator() { return *G_; }
   nn::Module& discriminator() { return *D_; }
   const data::Dataset& dataset() const { return *data_; }
 
  private:
-  void stage_inputs();                   // the next real batches into real_in_ (host work, before the computation)
+  void stage_inputs();  // the next real batches into real_in_ (host work, queued before the computation, no wait)
   void compute(StepObserver& observer);  // the iteration itself: device work only
   Tensor noise(int64_t n);
   Tensor critic(const Tensor& x);
@@ -130,11 +132,12 @@ class Trainer {
   Tensor rng_base_;
   Tensor z_test_;
   Tensor lagrange_;  // float64 scalar: the augmented Lagrangian's multiplier (starts at lambda, as the official code)
-  std::vector<Tensor> real_in_;  // the iteration's real batches (D steps, then relativistic G steps)
-  Tensor iter_dev_;              // float64 scalar: the iteration count, on the device
-  Tensor bad_iter_;              // float64 scalar: the first iteration with a non-finite loss, or -1
-  Tensor bad_vals_;              // float64 [3]: its D loss, penalty and G loss
-  Tensor last_;                  // float64 [5]: the last iteration's loss_D, loss_G, penalty, grad norm mean and max
+  std::vector<Tensor> real_in_;                    // the iteration's real batches (D steps, then relativistic G steps)
+  std::vector<std::unique_ptr<Staging>> staging_;  // one per real_in_: pinned, double-buffered
+  Tensor iter_dev_;                                // float64 scalar: the iteration count, on the device
+  Tensor bad_iter_;                                // float64 scalar: the first iteration with a non-finite loss, or -1
+  Tensor bad_vals_;                                // float64 [3]: its D loss, penalty and G loss
+  Tensor last_;  // float64 [5]: the last iteration's loss_D, loss_G, penalty, grad norm mean and max
   std::unique_ptr<CapturedStep> captured_;
   bool warmed_ = false;  // an iteration ran eagerly in this process (so a capture may follow)
   int64_t iteration_ = 0;
