@@ -251,6 +251,10 @@ TEST(Faults, KilledAtRandomMomentsResumesBitIdentical) {
       ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
       ::_exit(127);
     }
+    // A fresh start first runs to its first checkpoint (however slow the machine), so that every
+    // kill lands in a run that has one to resume from.
+    for (int ms = 0; fresh && ms < 30000 && !fs::exists(dir / "checkpoint.safetensors"); ms += 5)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 150)(rng)));
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == 0) {

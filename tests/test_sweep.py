@@ -157,6 +157,14 @@ class LocalSweep(SweepTestCase):
         self.assertIn("8 finished, 0 to run", sweep_cmd("run", self.sweep, "--out", light).stdout)
         sweep_cmd("table", self.sweep, "--out", light, "--no-curves")
         self.assertEqual(read_table_csv(light), read_table_csv(out))
+        # A cell that has started but logged nothing yet leaves the other cells' curves drawn.
+        open(os.path.join(light, cell_name("wgan", "l2", 2) + "-0", "metrics.jsonl"), "w").close()
+        r = sweep_cmd("table", self.sweep, "--out", light)
+        self.assertNotIn("curves not drawn", r.stdout + r.stderr)
+        with open(os.path.join(light, "curves.svg")) as f:
+            svg = f.read()
+        self.assertIn('id="6:fid"', svg)
+        self.assertNotIn('id="7:fid"', svg)
 
         # Finished cells are never trained again, by `run` or by `run-cell`.
         ckpt = os.path.join(out, cell_name("hinge", "l2", 1) + "-0", "checkpoint.safetensors")
