@@ -154,15 +154,20 @@ void print(const char* what, uint64_t seed, double loss, const Summary& s) {
       s.mean_d1, s.mean_abs_d2, s.max_norm);
 }
 
+// A critic trained from `seed` for `steps` with penalty weight `lambda`: its last loss and summary.
+std::pair<double, Summary> trained(uint64_t seed, int steps, double lambda) {
+  Generator g(seed);
+  Critic f(32, g);
+  const double loss = train(f, g, steps, lambda);
+  const Summary s = summarise(f);
+  print(("lambda=" + std::to_string(int(lambda))).c_str(), seed, loss, s);
+  return {loss, s};
+}
+
 class MarginToy : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(MarginToy, GradientPenaltyHingeCriticIsMaxMarginLinear) {
-  const uint64_t seed = GetParam();
-  Generator g(seed);
-  Critic f(32, g);
-  const double loss = train(f, g, /*steps=*/2000, /*lambda=*/20.0);
-  const Summary s = summarise(f);
-  print("lambda=20", seed, loss, s);
+  const auto [loss, s] = trained(GetParam(), /*steps=*/2000, /*lambda=*/20.0);
 
   // (a) the decision boundary is x1 = 0 for every x2.
   ASSERT_TRUE(s.crossing_found) << "f(-1, x2) < 0 < f(1, x2) fails on some line";
@@ -179,12 +184,7 @@ TEST_P(MarginToy, GradientPenaltyHingeCriticIsMaxMarginLinear) {
 }
 
 TEST_P(MarginToy, HingeAloneIsNotPinnedToTheLipschitzSolution) {
-  const uint64_t seed = GetParam();
-  Generator g(seed);
-  Critic f(32, g);
-  const double loss = train(f, g, /*steps=*/1000, /*lambda=*/0.0);
-  const Summary s = summarise(f);
-  print("lambda=0", seed, loss, s);
+  const auto [loss, s] = trained(GetParam(), /*steps=*/1000, /*lambda=*/0.0);
 
   // The hinge alone is solved (zero loss, real above 1, fake below -1) ...
   EXPECT_LT(loss, 1e-3);

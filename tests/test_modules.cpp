@@ -155,30 +155,20 @@ TEST(Modules, LayerParameterOrderPlainAndSpectral) {
 TEST(Modules, StandardCnnNamesWithAndWithoutBatchNorm) {
   Generator g(1);
   NetConfig c = cnn();
+  // Blocks of conv (model.3i), BatchNorm (model.3i+1) and activation, then a last conv.
+  auto blocks = [](int k) {
+    Names out{"dense.weight", "dense.bias"};
+    for (int i = 0; i < k; ++i) {
+      const std::string conv = "model." + std::to_string(3 * i);
+      out = cat({out, {conv + ".weight", conv + ".bias"}, bn("model." + std::to_string(3 * i + 1))});
+    }
+    const std::string last = "model." + std::to_string(3 * k);
+    return cat({out, {last + ".weight", last + ".bias"}});
+  };
   // G: ConvT, BN, ReLU x3, then Conv, Tanh: the last conv is model.9.
-  EXPECT_EQ(nn::make_generator(c, g)->state_dict().names,
-            cat({{"dense.weight", "dense.bias", "model.0.weight", "model.0.bias"},
-                 bn("model.1"),
-                 {"model.3.weight", "model.3.bias"},
-                 bn("model.4"),
-                 {"model.6.weight", "model.6.bias"},
-                 bn("model.7"),
-                 {"model.9.weight", "model.9.bias"}}));
-  // D: Conv, BN, act x6, then Conv, act (no BN after the last conv).
-  EXPECT_EQ(nn::make_discriminator(c, g)->state_dict().names,
-            cat({{"dense.weight", "dense.bias", "model.0.weight", "model.0.bias"},
-                 bn("model.1"),
-                 {"model.3.weight", "model.3.bias"},
-                 bn("model.4"),
-                 {"model.6.weight", "model.6.bias"},
-                 bn("model.7"),
-                 {"model.9.weight", "model.9.bias"},
-                 bn("model.10"),
-                 {"model.12.weight", "model.12.bias"},
-                 bn("model.13"),
-                 {"model.15.weight", "model.15.bias"},
-                 bn("model.16"),
-                 {"model.18.weight", "model.18.bias"}}));
+  EXPECT_EQ(nn::make_generator(c, g)->state_dict().names, blocks(3));
+  // D: Conv, BN, act x6, then Conv, act (no BN after the last conv): the last conv is model.18.
+  EXPECT_EQ(nn::make_discriminator(c, g)->state_dict().names, blocks(6));
   c.batch_norm_G = c.batch_norm_D = false;
   EXPECT_EQ(nn::make_generator(c, g)->state_dict().names,
             (Names{"dense.weight", "dense.bias", "model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias",

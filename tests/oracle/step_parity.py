@@ -29,19 +29,30 @@ def bce(x, label):  # torch.nn.BCEWithLogitsLoss() with a constant label, as the
     return F.binary_cross_entropy_with_logits(x, torch.full_like(x, label))
 
 
+def mse(a, t):
+    return torch.mean((a - t) ** 2)
+
+
+def hinge(a):
+    return torch.mean(torch.relu(a))
+
+
+def relativistic(kind, yr, yf):
+    """The official code's relativistic pair: against the other side's mean (kind 1, RaGAN) or the
+    mean of both (kind 2, RcGAN)."""
+    if kind == 1:
+        return yr - torch.mean(yf), yf - torch.mean(yr)
+    m = (torch.mean(yr) + torch.mean(yf)) / 2
+    return yr - m, yf - m
+
+
 def d_loss(n, yr, yf):
     fam, kind = n % 10, n // 10
-    mse = lambda a, t: torch.mean((a - t) ** 2)
-    hinge = lambda a: torch.mean(torch.relu(a))
     if kind == 0:
         return {1: lambda: bce(yr, 1) + bce(yf, 0), 2: lambda: mse(yr, 1) + torch.mean(yf ** 2),
                 3: lambda: hinge(1 - yr) + hinge(1 + yf), 4: lambda: -torch.mean(yr) + torch.mean(yf)}[fam]()
     if kind in (1, 2):
-        if kind == 1:
-            a, b = yr - torch.mean(yf), yf - torch.mean(yr)
-        else:
-            m = (torch.mean(yr) + torch.mean(yf)) / 2
-            a, b = yr - m, yf - m
+        a, b = relativistic(kind, yr, yf)
         return {1: lambda: bce(a, 1) + bce(b, 0), 2: lambda: mse(a, 1) + mse(b, -1),
                 3: lambda: hinge(1 - a) + hinge(1 + b)}[fam]()
     if kind == 3:
@@ -54,16 +65,10 @@ def d_loss(n, yr, yf):
 
 def g_loss(n, yr, yf):
     fam, kind = n % 10, n // 10
-    mse = lambda a, t: torch.mean((a - t) ** 2)
-    hinge = lambda a: torch.mean(torch.relu(a))
     if kind == 0:
         return {1: lambda: bce(yf, 1), 2: lambda: mse(yf, 1), 3: lambda: -torch.mean(yf), 4: lambda: -torch.mean(yf)}[fam]()
     if kind in (1, 2):
-        if kind == 1:
-            a, b = yr - torch.mean(yf), yf - torch.mean(yr)
-        else:
-            m = (torch.mean(yr) + torch.mean(yf)) / 2
-            a, b = yr - m, yf - m
+        a, b = relativistic(kind, yr, yf)
         return {1: lambda: bce(a, 0) + bce(b, 1), 2: lambda: mse(a, -1) + mse(b, 1),
                 3: lambda: hinge(1 + a) + hinge(1 - b)}[fam]()
     if kind == 3:
