@@ -60,7 +60,7 @@ TEST(Collective, Values) {
 }
 
 // The backend call on each backend: the CPU's MPI, and on a GPU (one per rank) NCCL, which runs
-// even with one rank under mpirun (tools/gpu_check.sh runs that).
+// even with one rank under mpirun (docs/data-parallel.md says how to run it on a GPU machine).
 TEST(Collective, BackendCallOnEveryDevice) {
   std::vector<Device> devices{Device::cpu()};
 #ifdef MMGAN_HAS_CUDA

@@ -357,7 +357,7 @@ BENCHMARK(BM_PoolResizeInception)->ArgsProduct({{0, 1, 2}, {0, 1}})->UseManualTi
 int main(int argc, char** argv) {
   if (mmgan::kernels::cuda::device_count() == 0) {
     std::fprintf(stderr, "bench_kernels: no CUDA device\n");
-    return 0;
+    return 1;  // nothing was measured
   }
   std::fprintf(stderr, "bench_kernels on %s\n", mmgan::kernels::cuda::device_description(0));
   benchmark::Initialize(&argc, argv);
