@@ -33,7 +33,6 @@ Staging::Staging(Tensor dst, int depth) : dst_(std::move(dst)) {
   MMGAN_CHECK(dst_.defined() && dst_.is_contiguous(), "Staging: the destination must be a contiguous tensor, not ",
               dst_.defined() ? dst_.str() : std::string("an undefined one"));
   MMGAN_CHECK(depth >= 1, "Staging: depth ", depth, " (at least one buffer)");
-  if (dst_.device().type == DeviceType::CPU) return;
   backend_ = &backend_for(dst_.device());
   nbytes_ = std::size_t(dst_.numel()) * kernels::dtype_size(dst_.dtype());
   try {
@@ -50,7 +49,6 @@ Staging::Staging(Tensor dst, int depth) : dst_(std::move(dst)) {
 }
 
 Staging::~Staging() {
-  if (!backend_) return;
   for (std::size_t i = 0; i < buffers_.size(); ++i) {
     // A queued copy may still read the buffer: wait for it before the buffer goes.
     try {
@@ -66,10 +64,6 @@ void Staging::stage(const Tensor& src) {
   MMGAN_CHECK(src.device().type == DeviceType::CPU, "Staging: the source ", src.str(), " must be on the cpu");
   MMGAN_CHECK(src.shape() == dst_.shape(), "Staging: source ", src.str(), " and destination ", dst_.str(),
               " differ in shape");
-  if (!backend_) {
-    dst_.copy_(src.to(dst_.dtype()));
-    return;
-  }
   const Tensor host = src.to(dst_.dtype()).contiguous();
   fences_[next_]->wait();  // the copy that last read this buffer
   std::memcpy(buffers_[next_], host.view().data, nbytes_);

@@ -3,7 +3,8 @@
 // converts a CPU batch into the next buffer, queues its copy on the device's stream (ordered with
 // the compute calls, so it never overtakes the iteration that still reads the destination) and
 // returns at once. Only before a buffer is written again does the host wait, for the copy that
-// last read it: with two buffers, the one queued two iterations ago. On the CPU, stage() is a copy.
+// last read it: with two buffers, the one queued two iterations ago. On the CPU the same path runs
+// on plain memory, with copies that are done when they return (the Backend's defaults).
 // Checked against copy_ on every backend by tests/test_staging.cpp.
 #pragma once
 #include <memory>
@@ -28,7 +29,7 @@ class Staging {
 
  private:
   Tensor dst_;
-  Backend* backend_ = nullptr;  // null on the CPU: stage() is a copy
+  Backend* backend_ = nullptr;
   std::size_t nbytes_ = 0;
   std::vector<void*> buffers_;
   std::vector<std::unique_ptr<Backend::Fence>> fences_;
