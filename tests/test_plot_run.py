@@ -148,6 +148,7 @@ class PlotRun(unittest.TestCase):
         for i, d in enumerate(dirs):
             self.check_lines(fig, i, plot_run.read_metrics(d))
             self.assertIn(f"{i}:margin_fake", lines_by_gid(fig))
+            self.assertIn(f"{i}:penalty_active", lines_by_gid(fig))  # the trainer logs what the panel shows
         self.assertEqual([t.get_text() for t in fig.legends[0].get_texts()],
                          ["gp_norm=linf run_name=linf", "gp_norm=l2 run_name=l2"])
 

@@ -85,18 +85,20 @@ def reference_runs(ref):
                        check=True, capture_output=True)
 
 
-def reference_table(ref):
-    """{(norm, loss): (mean, std, n)} of the final Fréchet distances over seeds."""
+def reference_table(ref, key="fid", stat=lambda vs: vs[-1]):
+    """{(norm, loss): (mean, std, n)} over seeds of stat(each run's logged values of key); by default
+    the final Fréchet distances."""
     out = {}
     for loss in ("hinge", "wgan"):
         for norm in ("l2", "linf"):
-            vs = [metrics(os.path.join(ref, cell_name(loss, norm, s) + "-0"))[-1]["fid"] for s in (1, 2)]
+            vs = [stat([m[key] for m in metrics(os.path.join(ref, cell_name(loss, norm, s) + "-0")) if key in m])
+                  for s in (1, 2)]
             out[(norm, loss)] = (statistics.mean(vs), statistics.stdev(vs), len(vs))
     return out
 
 
-def read_table_csv(out):
-    with open(os.path.join(out, "table.csv")) as f:
+def read_table_csv(out, name="table.csv"):
+    with open(os.path.join(out, name)) as f:
         return {(r["gp-norm"], r["loss"]): (float(r["mean"]), float(r["std"]), int(r["n"])) for r in csv.DictReader(f)}
 
 
@@ -140,6 +142,28 @@ class LocalSweep(SweepTestCase):
         reference_runs(ref)
         self.assert_same_runs(out, ref)
         self.assert_same_table(out, ref)
+        # A second view, another metric and statistic, lands beside table.md and leaves it as it was.
+        with open(os.path.join(out, "table.md")) as f:
+            table_md = f.read()
+        sweep_cmd("table", self.sweep, "--out", out, "--value", "penalty_active", "--stat", "mean", "--digits", "3",
+                  "--no-curves")
+        got, want = read_table_csv(out, "table-penalty_active-mean.csv"), reference_table(ref, "penalty_active",
+                                                                                          statistics.mean)
+        self.assertEqual(set(got), set(want))
+        for k in want:
+            for g, w in zip(got[k], want[k]):
+                self.assertAlmostEqual(g, w, delta=1e-9 * abs(w), msg=str(k))
+        with open(os.path.join(out, "table-penalty_active-mean.md")) as f:
+            view = f.read()
+        m, s, n = want[("l2", "hinge")]
+        self.assertIn(f"{m:.3f} ± {s:.3f} ({n})", view)
+        self.assertIn("`penalty_active`, mean of the logged values", view)
+        with open(os.path.join(out, "table.md")) as f:
+            self.assertEqual(f.read(), table_md)
+        r = sweep_cmd("table", self.sweep, "--out", out, "--value", "penalty_activ", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--value penalty_activ: no finished cell logged it", r.stderr)
+        self.assertIn("penalty_active", r.stderr)
         # The curves of all 8 runs in one figure (tools/plot_run.py, which test_plot_run.py checks line by line).
         with open(os.path.join(out, "curves.svg")) as f:
             svg = f.read()

@@ -1,5 +1,7 @@
 // The trainer: resuming from a checkpoint continues bit-identically, a NaN stops the run and keeps
 // the last good checkpoint, and the run folder holds what the README says.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -115,6 +117,7 @@ TEST(Trainer, ReplayedIterationsEqualEagerOnes) {
     EXPECT_EQ(a.loss_G, b.loss_G);
     EXPECT_EQ(a.penalty, b.penalty);
     EXPECT_EQ(a.grad_norm_max, b.grad_norm_max);
+    EXPECT_EQ(a.penalty_active, b.penalty_active);
     EXPECT_NE(a.loss_D, 0.0);
     if (variant != 4) {
       EXPECT_GT(a.grad_norm_mean, 0.0);
@@ -129,6 +132,81 @@ TEST(Trainer, ReplayedIterationsEqualEagerOnes) {
     expect_bit_identical(eager, resumed);
     expect_bit_identical(eager, replayed);
   }
+}
+
+// The penalty metrics against the norms recomputed by hand at the D step's own penalty points: the
+// observer rebuilds xhat = u x_real + (1 - u) G(z) from the step's u, z and real batch, takes
+// grad_xhat sum D(xhat) and each sample's L1 / L2 / L-inf norm in plain C++. stats() must give their
+// mean, max and the fraction above 1 (penalty_active), for each norm. At initialisation the L1 norms
+// of a 256-pixel gradient sit near 4 and the L2 and L-inf ones below 1; a large learning rate drives
+// the L1 norms through 1 within a few iterations, so the fraction takes 0, 1 and values between.
+TEST(Trainer, PenaltyMetricsAreTheNormsAtThePenaltyPoints) {
+  struct Recompute : trainer::StepObserver {
+    losses::GpNorm norm;
+    std::vector<double> norms;  // the last D step's
+    void critic_step(Trainer& t, const CriticStep& s) override {
+      Tensor fake;
+      {
+        NoGradGuard ng;
+        fake = t.generator()(s.z);  // train mode: the batch's own statistics, as in the step
+      }
+      const int64_t n = s.x_real.size(0);
+      const Tensor u = s.u.reshape({n, 1, 1, 1});
+      Tensor xhat = (s.x_real * u + fake * (1.0 - u)).detach();
+      xhat.requires_grad_(true);
+      const std::vector<double> g = grad({sum(t.discriminator()(xhat))}, {xhat})[0].to_vector();
+      const size_t per = g.size() / size_t(n);
+      norms.assign(size_t(n), 0.0);
+      for (size_t i = 0; i < size_t(n); ++i) {
+        double l1 = 0, l2 = 0, linf = 0;
+        for (size_t j = 0; j < per; ++j) {
+          const double a = std::abs(g[i * per + j]);
+          l1 += a, l2 += a * a, linf = std::max(linf, a);
+        }
+        norms[i] = norm == losses::GpNorm::L1 ? l1 : norm == losses::GpNorm::L2 ? std::sqrt(l2) : linf;
+      }
+    }
+  };
+  bool saw_none = false, saw_all = false, saw_some = false;
+  struct Variant {
+    losses::GpNorm norm;
+    double lr_D;
+    int iterations;
+  };
+  for (const Variant v : {Variant{losses::GpNorm::L1, 2e-4, 3}, Variant{losses::GpNorm::L2, 2e-4, 3},
+                          Variant{losses::GpNorm::LInf, 2e-4, 3}, Variant{losses::GpNorm::L1, 1e-2, 4}}) {
+    const losses::GpNorm norm = v.norm;
+    TrainConfig c = tiny_config();
+    c.penalty.norm = norm;
+    c.lr_D = v.lr_D;
+    c.dtype = "float64";
+    Trainer t(c, tiny_dataset());
+    Recompute r;
+    r.norm = norm;
+    for (int i = 0; i < v.iterations; ++i) {
+      t.step(&r);
+      const trainer::StepStats s = t.stats();
+      double mean = 0, mx = 0, above = 0;
+      for (double v : r.norms) mean += v / double(r.norms.size()), mx = std::max(mx, v), above += v > 1 ? 1 : 0;
+      above /= double(r.norms.size());
+      SCOPED_TRACE("norm " + losses::to_string(norm) + ", iteration " + std::to_string(i));
+      EXPECT_NEAR(s.grad_norm_mean, mean, 1e-9 * (1 + mean));
+      EXPECT_NEAR(s.grad_norm_max, mx, 1e-9 * (1 + mx));
+      EXPECT_EQ(s.penalty_active, above);
+      saw_none |= above == 0;
+      saw_all |= above == 1;
+      saw_some |= above > 0 && above < 1;
+    }
+  }
+  EXPECT_TRUE(saw_none && saw_all && saw_some)
+      << "the runs never reached an inert, a partly and a fully active penalty";
+  // Without a penalty there are no penalty points: every penalty metric is 0.
+  TrainConfig c = tiny_config();
+  c.no_grad_penalty = true;
+  Trainer t(c, tiny_dataset());
+  t.step();
+  EXPECT_EQ(t.stats().penalty_active, 0.0);
+  EXPECT_EQ(t.stats().grad_norm_max, 0.0);
 }
 
 TEST(Trainer, MarginsAndSamplesDoNotChangeTheRun) {

@@ -234,6 +234,7 @@ std::string train(TrainConfig cfg, const RunOptions& opts) {
         m["penalty"] = s.penalty;
         m["grad_norm_mean"] = s.grad_norm_mean;
         m["grad_norm_max"] = s.grad_norm_max;
+        m["penalty_active"] = s.penalty_active;
       }
       const double sec_per_iter = std::chrono::duration<double>(now - window).count() / double(window_iters);
       m["sec_per_iter"] = sec_per_iter;

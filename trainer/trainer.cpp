@@ -166,7 +166,7 @@ Trainer::Trainer(TrainConfig cfg, std::shared_ptr<const data::Dataset> dataset)
   iter_dev_ = zeros({}, DType::F64, device_);
   bad_iter_ = full({}, -1.0, DType::F64, device_);
   bad_vals_ = zeros({3}, DType::F64, device_);
-  last_ = zeros({5}, DType::F64, device_);
+  last_ = zeros({6}, DType::F64, device_);
 }
 
 Trainer::~Trainer() = default;
@@ -284,9 +284,10 @@ void Trainer::compute(StepObserver& observer) {
   const Tensor none = zeros({1}, DType::F64, device_);
   const Tensor pen = constraint.defined() ? f64(constraint) : none;
   const Tensor d = f64(loss_D), g = f64(loss_G);
-  last_.copy_(concat(
-      {d, g, pen, grad_norm.defined() ? f64(mean(grad_norm)) : none, grad_norm.defined() ? f64(amax(grad_norm)) : none},
-      0));
+  const bool norms = grad_norm.defined();
+  last_.copy_(concat({d, g, pen, norms ? f64(mean(grad_norm)) : none, norms ? f64(amax(grad_norm)) : none,
+                      norms ? f64(mean(gt(grad_norm, 1.0))) : none},
+                     0));
   const Tensor vals = concat({d, pen, g}, 0);
   const Tensor fresh = rsub(1.0, lt(abs(sum(vals)), INFINITY)) * lt(bad_iter_, 0.0);  // 1: first non-finite
   bad_iter_.copy_(where(fresh, iter_dev_, bad_iter_));
@@ -296,7 +297,7 @@ void Trainer::compute(StepObserver& observer) {
 
 StepStats Trainer::stats() const {
   const std::vector<double> v = last_.to_vector();
-  return StepStats{v[0], v[1], v[2], v[3], v[4]};
+  return StepStats{v[0], v[1], v[2], v[3], v[4], v[5]};
 }
 
 void Trainer::check_finite() const {

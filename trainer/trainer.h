@@ -42,6 +42,9 @@ struct StepStats {
   double loss_D = 0, loss_G = 0;
   double penalty = 0;                            // the reduced constraint (before lambda)
   double grad_norm_mean = 0, grad_norm_max = 0;  // penalised norm at xhat (0 without a penalty)
+  // The fraction of penalty points with ||g|| > 1: the only ones the hinge forms act on at all
+  // (0 without a penalty). A hinge penalty whose points all sit below 1 is inert, whatever lambda.
+  double penalty_active = 0;
 };
 
 // Thrown by check_finite() when a loss became NaN or infinite; the message names the iteration.
@@ -137,7 +140,7 @@ class Trainer {
   Tensor iter_dev_;                                // float64 scalar: the iteration count, on the device
   Tensor bad_iter_;                                // float64 scalar: the first iteration with a non-finite loss, or -1
   Tensor bad_vals_;                                // float64 [3]: its D loss, penalty and G loss
-  Tensor last_;  // float64 [5]: the last iteration's loss_D, loss_G, penalty, grad norm mean and max
+  Tensor last_;                                    // float64 [6]: the last iteration's StepStats, in their order
   std::unique_ptr<CapturedStep> captured_;
   bool warmed_ = false;  // an iteration ran eagerly in this process (so a capture may follow)
   int64_t iteration_ = 0;
