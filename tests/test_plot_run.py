@@ -81,17 +81,27 @@ class PlotRun(unittest.TestCase):
         old = [{"iter": i, "loss_D": 2.0 - i * 1e-2, "loss_G": 1.0, "sec_per_iter": 0.25} for i in (9, 19, 29)]
         old.append({"iter": 29, "loss_D": 7.0, "loss_G": 1.5, "sec_per_iter": 0.3})
         write_run(os.path.join(self.tmp, "a"), base, full)
-        write_run(os.path.join(self.tmp, "b"), dict(base, gp_norm="l2", penalty_on=False, output_folder="/x"), old,
+        write_run(os.path.join(self.tmp, "b"),
+                  dict(base, gp_norm="l2", penalty_on=False, output_folder="/x", device="auto"), old,
                   tail='{"iter": 39, "loss_D": 0.')
         fig = plot_run.draw([os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")])
         self.check_lines(fig, 0, full)
         self.check_lines(fig, 1, [old[0], old[1], old[3]])  # the rewritten iteration keeps its last record
         legend = [t.get_text() for t in fig.legends[0].get_texts()]
-        # Labelled by the differing entries only (not the output folder, not the shared ones).
+        # Labelled by the differing entries only (not the output folder or device, not the shared ones).
         self.assertEqual(legend, ["gp_norm=linf penalty_on=True", "gp_norm=l2 penalty_on=False"])
         # The ||g|| = 1 line, where a hinge penalty starts acting.
         refs = [l for ax in fig.axes for l in ax.get_lines() if l.get_gid() is None]
         self.assertEqual([list(l.get_ydata()) for l in refs], [[1.0, 1.0]])
+
+        # More runs than the default colour cycle holds (a Table 1 grid has 20): still one colour each.
+        many = []
+        for k in range(20):
+            write_run(os.path.join(self.tmp, f"m{k}"), dict(base, seed=k), full[:2])
+            many.append(os.path.join(self.tmp, f"m{k}"))
+        fig = plot_run.draw(many)
+        colors = {lines_by_gid(fig)[f"{k}:loss_D"].get_color() for k in range(20)}
+        self.assertEqual(len(colors), 20)
 
         # One run with nothing but losses: the other panels say the metric was not logged.
         write_run(os.path.join(self.tmp, "c"), None, old[:2])

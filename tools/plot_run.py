@@ -29,8 +29,9 @@ PANELS = [
     ("Fréchet distance: last, best (dashed)", [("fid", "-"), ("fid_best", "--")], None),
     ("sec_per_iter", [("sec_per_iter", "-")], None),
 ]
-# Config entries that name where a run lives, not what it trains: never used as labels.
-BOOKKEEPING = {"output_folder", "fid_stats", "fid_weights"}
+# Config entries that name where a run lives or runs, not what it trains: never used as labels
+# (a --device auto run and a --device cpu run on the same machine train the same numbers).
+BOOKKEEPING = {"output_folder", "fid_stats", "fid_weights", "device"}
 OUTPUTS = ("curves.png", "curves.svg")
 
 
@@ -112,6 +113,8 @@ def draw(run_dirs):
     runs = [{"dir": d, "records": read_metrics(d), "config": read_config(d)} for d in run_dirs]
     names = labels(runs)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if len(runs) > len(colors):  # one colour per run as long as a qualitative map has enough
+        colors = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]
     cols = 4
     rows = (len(PANELS) + cols - 1) // cols
     legend_rows = len(runs) if len(runs) > 3 else 1
