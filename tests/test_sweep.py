@@ -120,16 +120,22 @@ class SweepTestCase(unittest.TestCase):
             self.assertEqual(metrics(os.path.join(out, name)), metrics(os.path.join(ref, name)), name)
             self.assertTrue(os.path.exists(os.path.join(out, name, "finished.json")), name)
 
-    def assert_same_table(self, out, ref):
-        got, want = read_table_csv(out), reference_table(ref)
+    def assert_table(self, out, stem, want, digits, shown):
+        """OUT/STEM.csv holds want's (mean, std, n) per cell; STEM.md shows cell `shown` with digits
+        decimals. Returns STEM.md."""
+        got = read_table_csv(out, stem + ".csv")
         self.assertEqual(set(got), set(want))
         for k in want:
             for g, w in zip(got[k], want[k]):
                 self.assertAlmostEqual(g, w, delta=1e-9 * abs(w), msg=str(k))
-        with open(os.path.join(out, "table.md")) as f:
+        with open(os.path.join(out, stem + ".md")) as f:
             md = f.read()
-        m, s, n = want[("linf", "wgan")]
-        self.assertIn(f"{m:.2f} ± {s:.2f} ({n})", md)
+        m, s, n = want[shown]
+        self.assertIn(f"{m:.{digits}f} ± {s:.{digits}f} ({n})", md)
+        return md
+
+    def assert_same_table(self, out, ref):
+        md = self.assert_table(out, "table", reference_table(ref), 2, ("linf", "wgan"))
         self.assertIn("| gp-norm | hinge | wgan |", md)
 
 
@@ -147,16 +153,8 @@ class LocalSweep(SweepTestCase):
             table_md = f.read()
         sweep_cmd("table", self.sweep, "--out", out, "--value", "penalty_active", "--stat", "mean", "--digits", "3",
                   "--no-curves")
-        got, want = read_table_csv(out, "table-penalty_active-mean.csv"), reference_table(ref, "penalty_active",
-                                                                                          statistics.mean)
-        self.assertEqual(set(got), set(want))
-        for k in want:
-            for g, w in zip(got[k], want[k]):
-                self.assertAlmostEqual(g, w, delta=1e-9 * abs(w), msg=str(k))
-        with open(os.path.join(out, "table-penalty_active-mean.md")) as f:
-            view = f.read()
-        m, s, n = want[("l2", "hinge")]
-        self.assertIn(f"{m:.3f} ± {s:.3f} ({n})", view)
+        want = reference_table(ref, "penalty_active", statistics.mean)
+        view = self.assert_table(out, "table-penalty_active-mean", want, 3, ("l2", "hinge"))
         self.assertIn("`penalty_active`, mean of the logged values", view)
         with open(os.path.join(out, "table.md")) as f:
             self.assertEqual(f.read(), table_md)
